@@ -1,0 +1,601 @@
+"""Checks: names, roles, index sets (plates), types and shapes, parameterisation validity.
+
+Input: an IR program. Output: a :class:`CheckedModel` that lowering renders without inferring
+anything itself: the symbol table, the plates of every statement, how each latent is sampled, the
+static type of every expression, the reparam config, and the size equalities that can only be
+checked once data sizes are known.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import assert_never
+
+from . import ir
+from .diagnostics import Diagnostic, PplangError
+from .distributions import REGISTRY, DistInfo
+from .functions import FUNCTIONS
+
+RESERVED = {"data", "param", "target", "for", "in", "T", "noncentered", "centered", "partial", "auto"}
+VECTOR_TYPES = {"vector", "simplex", "ordered", "positive_ordered"}
+MATRIX_TYPES = {"matrix", "cholesky_factor_corr", "cov_matrix", "corr_matrix", "cholesky_factor_cov"}
+
+
+@dataclass(frozen=True)
+class VType:
+    """Static type of an expression inside a statement: ``base`` ("int", "real" or "bool"),
+    ``plates`` (the statement's plate indices it varies along, in plate order) and ``dims`` (the
+    sizes of its own value dimensions, as IR expressions)."""
+
+    base: str
+    plates: tuple[str, ...] = ()
+    dims: tuple[ir.Expr, ...] = ()
+
+    @property
+    def rank(self) -> int:
+        return len(self.dims)
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A named quantity: ``role`` is data, derived, param (declared latent), latent (undeclared,
+    defined by ``~``) or deterministic; ``base`` int/real; ``dims`` its sizes; ``decl`` the
+    statement that declared or defined it; ``type`` the declared type, if any."""
+
+    name: str
+    role: str
+    base: str
+    dims: tuple[ir.Expr, ...]
+    decl: ir.Stmt
+    type: ir.Type | None = None
+
+
+@dataclass(frozen=True)
+class Plate:
+    """A plate of a statement: index variable ``index`` ranges over 1..``size``; rendered as
+    ``numpyro.plate(name, size, dim=dim)``."""
+
+    index: str
+    size: ir.Expr
+    name: str
+    dim: int
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """How a sampling statement is rendered: ``observed``; ``method`` is "direct" (the
+    distribution as written), "truncated" (TruncatedDistribution to the declared bounds) or
+    "flat" (ImproperUniform over the declared constraint plus a factor with the log density)."""
+
+    observed: bool
+    method: str
+    dist: DistInfo
+
+
+@dataclass(frozen=True)
+class SizeCheck:
+    """A size equality that depends on data values: ``left == right``, reported at ``span``."""
+
+    left: ir.Expr
+    right: ir.Expr
+    span: ir.Span
+    what: str
+
+
+@dataclass
+class CheckedModel:
+    """Everything lowering needs, derived once."""
+
+    program: ir.Program
+    symbols: dict[str, Symbol]
+    plates: dict[int, tuple[Plate, ...]] = field(default_factory=dict)
+    sites: dict[int, SiteInfo] = field(default_factory=dict)
+    types: dict[int, VType] = field(default_factory=dict)
+    reparam: dict[str, ir.Annotation] = field(default_factory=dict)
+    size_checks: list[SizeCheck] = field(default_factory=list)
+    flat_params: set[str] = field(default_factory=set)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def of_role(self, *roles: str) -> list[Symbol]:
+        return [s for s in self.symbols.values() if s.role in roles]
+
+
+def _suggest(name: str, options) -> str | None:
+    match = difflib.get_close_matches(name, sorted(options), n=1)
+    return f'did you mean "{match[0]}"?' if match else None
+
+
+def constant_expr(expr: ir.Expr, symbols: dict[str, Symbol]) -> bool:
+    """True when ``expr`` depends only on literals and data (so it is known before sampling)."""
+    return all(symbols[n].role in ("data", "derived") for n in names_in(expr) if n in symbols)
+
+
+def names_in(expr) -> set[str]:
+    """All names referenced in an expression."""
+    match expr:
+        case ir.Num():
+            return set()
+        case ir.Name(id=id_):
+            return {id_}
+        case ir.Index(base=base, indices=idx):
+            return {base.id}.union(*(names_in(i) for i in idx))
+        case ir.Call(args=args, kwargs=kwargs):
+            return set().union(*(names_in(a) for a in args), *(names_in(v) for _, v in kwargs))
+        case ir.BinOp(left=a, right=b):
+            return names_in(a) | names_in(b)
+        case ir.Neg(operand=a) | ir.Transpose(operand=a):
+            return names_in(a)
+        case ir.Cond(test=t, then=a, orelse=b):
+            return names_in(t) | names_in(a) | names_in(b)
+        case ir.ArrayLit(items=items):
+            return set().union(*(names_in(i) for i in items))
+        case _:
+            assert_never(expr)
+
+
+def _indexings(node, out: list) -> list:
+    """Every Index node inside a statement or expression (for index-range inference)."""
+    if isinstance(node, ir.Index):
+        out.append(node)
+    if isinstance(node, tuple):
+        for x in node:
+            _indexings(x, out)
+    elif hasattr(node, "__dataclass_fields__"):
+        for f in node.__dataclass_fields__.values():
+            if f.compare:
+                _indexings(getattr(node, f.name), out)
+    return out
+
+
+class _Checker:
+    def __init__(self, program: ir.Program):
+        self.program = program
+        self.symbols: dict[str, Symbol] = {}
+        self.errors: list[Diagnostic] = []
+        self.out = CheckedModel(program, self.symbols)
+        self.prior_of: dict[str, ir.Sample] = {}
+        self.plates: tuple[Plate, ...] = ()
+
+    # ------------------------------------------------------------------ helpers
+    def err(self, code, msg, span, help=None):
+        self.errors.append(Diagnostic(code, msg, span, help))
+
+    def warn(self, code, msg, span, help=None):
+        self.out.warnings.append(Diagnostic(code, msg, span, help, severity="warning"))
+
+    def declare(self, sym: Symbol, span: ir.Span) -> None:
+        if sym.name in RESERVED:
+            self.err("reserved-name", f'"{sym.name}" is a reserved word', span)
+        if sym.name.startswith("_pp"):
+            self.err("reserved-name", f'names starting with "_pp" are reserved: "{sym.name}"', span)
+        if sym.name in self.symbols:
+            prev = self.symbols[sym.name].decl.span
+            self.err("duplicate-definition", f'"{sym.name}" is already defined at line {prev.line}', span)
+            return
+        self.symbols[sym.name] = sym
+
+    # ------------------------------------------------------------------ statements
+    def run(self) -> CheckedModel:
+        decl_params = {s.name: s for s in self.program.statements if isinstance(s, ir.ParamDecl)}
+        sampled = {s.lhs.name for s in self.program.statements if isinstance(s, ir.Sample)}
+        for stmt in self.program.statements:
+            self.statement(stmt, decl_params, sampled)
+        for name, decl in decl_params.items():
+            if name not in sampled and name in self.symbols:
+                self.out.flat_params.add(name)
+                self.warn("improper-prior",
+                          f'parameter "{name}" has no prior: its density is flat (improper) over its declared support',
+                          decl.name_span, f"add a prior, e.g. `{name} ~ Normal(0, 10)`, unless a flat prior is intended")
+        if self.errors:
+            raise PplangError(self.errors, warnings=self.out.warnings)
+        return self.out
+
+    def statement(self, stmt: ir.Stmt, decl_params, sampled) -> None:
+        self.plates = ()
+        match stmt:
+            case ir.DataDecl(name=name, type=t):
+                self.check_type(t, data=True)
+                base = "int" if t.base == "int" else "real"
+                self.declare(Symbol(name, "data", base, self.type_dims(t), stmt, t), stmt.name_span)
+            case ir.DerivedData(name=name, value=value):
+                vt = self.expr(value)
+                if vt is not None and not constant_expr(value, self.symbols):
+                    self.err("invalid-type", f'derived data "{name}" may only use data', stmt.span)
+                if vt is not None:
+                    self.declare(Symbol(name, "derived", vt.base if vt.base != "bool" else "int", vt.dims, stmt),
+                                 stmt.name_span)
+            case ir.ParamDecl(name=name, type=t):
+                self.check_type(t, data=False)
+                for b in t.bounds:
+                    self.expr(b.value)
+                self.declare(Symbol(name, "param", "real", self.type_dims(t), stmt, t), stmt.name_span)
+            case ir.Sample():
+                self.sample(stmt)
+            case ir.Define():
+                self.define(stmt)
+            case ir.Target(value=value):
+                self.expr(value)
+            case ir.For():
+                self.err("unsupported", "for loops are not supported yet", stmt.span)
+            case _:
+                assert_never(stmt)
+
+    def check_type(self, t: ir.Type, data: bool) -> None:
+        for d in t.dims:
+            vt = self.expr(d)
+            if vt is not None and (vt.base not in ("int",) or vt.dims):
+                self.err("invalid-type", "sizes must be integer data", d.span)
+            if vt is not None and not constant_expr(d, self.symbols):
+                self.err("invalid-type", "sizes must be known before sampling (data only)", d.span)
+        if t.base == "int" and not data:
+            self.err("invalid-type", "parameters are real-valued: integer parameters cannot be sampled by NUTS",
+                     t.span, "marginalise the discrete variable with `target += log_sum_exp(...)`")
+        if t.base in VECTOR_TYPES and len(t.dims) != 1 or t.base in MATRIX_TYPES - {"cholesky_factor_corr", "cov_matrix", "corr_matrix"} and len(t.dims) != 2:
+            self.err("invalid-type", f"{t.base} needs {'one size' if t.base in VECTOR_TYPES else 'two sizes'}", t.span)
+
+    def type_dims(self, t: ir.Type) -> tuple[ir.Expr, ...]:
+        if t.base in ("cholesky_factor_corr", "cov_matrix", "corr_matrix") and len(t.dims) == 1:
+            return (t.dims[0], t.dims[0])
+        return t.dims
+
+    # ------------------------------------------------------------------ plates
+    def bind_plates(self, lhs: ir.Lhs, stmt) -> tuple[Plate, ...] | None:
+        sym = self.symbols.get(lhs.name)
+        names = []
+        for j, idx in enumerate(lhs.indices):
+            if not isinstance(idx, ir.Name) or idx.id in self.symbols or idx.id in names:
+                self.err("invalid-lhs", "the left side may only be indexed by fresh index variables (like n)",
+                         idx.span, f"write {lhs.name}[n] and use n on the right side")
+                return None
+            names.append(idx.id)
+        sizes = []
+        for j, index in enumerate(names):
+            size = None
+            if sym is not None and j < len(sym.dims):
+                size = sym.dims[j]
+            if size is None:
+                size = self.infer_range(index, _indexings(stmt, [])) or self.infer_range(
+                    index, _indexings(self.program.statements, []))
+            if size is None:
+                self.err("unbound-index", f'cannot tell the range of index "{index}"', lhs.indices[j].span,
+                         f"declare {lhs.name} with its size, e.g. `param {lhs.name}: real[J]`, "
+                         f"or use {index} to index a declared array")
+                return None
+            sizes.append(size)
+        if sym is not None and len(names) > len(sym.dims):
+            self.err("shape-mismatch", f'"{lhs.name}" has {len(sym.dims)} dimensions but {len(names)} indices',
+                     lhs.span)
+            return None
+        plate_names = [s.id if isinstance(s, ir.Name) else i for s, i in zip(sizes, names)]
+        if len(set(plate_names)) != len(plate_names):
+            plate_names = names
+        m = len(names)
+        return tuple(Plate(i, s, pn, -(m - k)) for k, (i, s, pn) in enumerate(zip(names, sizes, plate_names)))
+
+    def infer_range(self, index: str, indexings: list[ir.Index]) -> ir.Expr | None:
+        for node in indexings:
+            sym = self.symbols.get(node.base.id)
+            if sym is None:
+                continue
+            for j, e in enumerate(node.indices):
+                if isinstance(e, ir.Name) and e.id == index and j < len(sym.dims):
+                    return sym.dims[j]
+        return None
+
+    # ------------------------------------------------------------------ sampling and definitions
+    def sample(self, stmt: ir.Sample) -> None:
+        lhs = stmt.lhs
+        sym = self.symbols.get(lhs.name)
+        info = REGISTRY.get(stmt.dist.dist)
+        if info is None:
+            self.err("unknown-distribution", f'unknown distribution "{stmt.dist.dist}"', stmt.dist.dist_span,
+                     _suggest(stmt.dist.dist, REGISTRY))
+            return
+        plates = self.bind_plates(lhs, stmt)
+        if plates is None:
+            return
+        self.plates = plates
+        observed = sym is not None and sym.role == "data"
+        if sym is not None and sym.role not in ("data", "param"):
+            self.err("duplicate-definition", f'"{lhs.name}" already has a distribution or definition '
+                     f"(line {sym.decl.span.line})", lhs.span)
+            return
+        if sym is not None and sym.role == "param" and lhs.name in self.out.flat_params | set(self.prior_of):
+            self.err("duplicate-definition", f'"{lhs.name}" is given two priors (line '
+                     f"{self.prior_of[lhs.name].span.line})", lhs.span)
+            return
+        args = self.dist_args(stmt.dist, info)
+        if args is None:
+            return
+        arg_types = {k: self.expr(v) for k, v in args.items()}
+        if any(t is None for t in arg_types.values()):
+            return
+        if stmt.dist.truncation is not None:
+            for bound in stmt.dist.truncation:
+                if bound is not None:
+                    self.expr(bound)
+        # the element's event dims come from the declaration or the distribution's arguments
+        if sym is not None:
+            elem_dims = sym.dims[len(plates):]
+        elif info.event_rank:
+            src = arg_types.get(info.event_from) if info.event_from else None
+            elem_dims = src.dims[-info.event_rank:] if src is not None and src.rank >= info.event_rank else ()
+        else:
+            elem_dims = ()
+        implicit = elem_dims[: len(elem_dims) - info.event_rank] if info.event_rank <= len(elem_dims) else elem_dims
+        if implicit:
+            m = len(plates) + len(implicit)
+            names = [p.index for p in plates] + [f"_{lhs.name}_{k + 1}" for k in range(len(implicit))]
+            sizes = [p.size for p in plates] + list(implicit)
+            plate_names = [p.name for p in plates] + [
+                s.id if isinstance(s, ir.Name) and s.id not in [p.name for p in plates] else n
+                for s, n in zip(implicit, names[len(plates):])]
+            plates = tuple(Plate(i, s, pn, -(m - k)) for k, (i, s, pn) in enumerate(zip(names, sizes, plate_names)))
+            self.plates = plates
+        self.out.plates[id(stmt)] = plates
+        for name, vt in arg_types.items():
+            self.check_arg_shape(vt, implicit, info, args[name], stmt)
+        method = "direct"
+        if observed:
+            if not isinstance(stmt.annotation, ir.Centered):
+                self.err("reparam-on-observed", f'"{lhs.name}" is observed data: it cannot be {_ann_word(stmt.annotation)}',
+                         stmt.annotation.span, "remove the annotation")
+        else:
+            if sym is not None:
+                method = self.param_method(sym, info, stmt)
+                self.prior_of[lhs.name] = stmt
+            else:
+                self.declare(Symbol(lhs.name, "latent", "int" if info.discrete else "real",
+                                    tuple(p.size for p in plates) + tuple(elem_dims[len(implicit):]), stmt), lhs.span)
+            if info.discrete:
+                self.err("invalid-type", f'"{lhs.name}" would be a discrete latent variable ({info.name}); '
+                         "NUTS needs continuous parameters", stmt.dist.dist_span,
+                         "marginalise it with `target += log_sum_exp(...)`")
+            if not isinstance(stmt.annotation, ir.Centered):
+                if not info.locscale or method != "direct":
+                    self.err("reparam-unsupported", f"{info.name} is not a location-scale family with real support; "
+                             f"it cannot be {_ann_word(stmt.annotation)}", stmt.annotation.span)
+                else:
+                    self.out.reparam[lhs.name] = stmt.annotation
+        self.out.sites[id(stmt)] = SiteInfo(observed, method, info)
+
+    def param_method(self, sym: Symbol, info: DistInfo, stmt: ir.Sample) -> str:
+        t = sym.type
+        lo, hi = t.bound("lower"), t.bound("upper")
+        if t.base in ("simplex", "cholesky_factor_corr") and info.support in ("simplex", "corr_cholesky"):
+            return "direct"
+        if t.base in ("real", "vector", "matrix"):
+            if lo is None and hi is None and info.support in ("real", "real_vector"):
+                return "direct"
+            if _is_num(lo, 0) and hi is None and info.support == "positive":
+                return "direct"
+            if _is_num(lo, 0) and _is_num(hi, 1) and info.support == "unit_interval":
+                return "direct"
+            bounds_const = all(b is None or constant_expr(b, self.symbols) for b in (lo, hi))
+            if info.truncatable and bounds_const and stmt.dist.truncation is None:
+                return "truncated"
+        return "flat"
+
+    def check_arg_shape(self, vt: VType, implicit, info: DistInfo, expr: ir.Expr, stmt) -> None:
+        batch_dims = vt.dims[: max(0, vt.rank - info.event_rank)]
+        if not batch_dims:
+            return
+        if len(batch_dims) > len(implicit):
+            self.err("shape-mismatch", f"this argument has {len(batch_dims)} dimension(s) but the left side has "
+                     f"{len(implicit)} un-indexed dimension(s)", expr.span,
+                     "index the argument with the left side's index variables")
+            return
+        for a, b in zip(batch_dims, implicit[len(implicit) - len(batch_dims):]):
+            self.size_equal(a, b, expr.span, "argument size vs left side size")
+
+    def size_equal(self, a: ir.Expr, b: ir.Expr, span: ir.Span, what: str) -> None:
+        if a == b:
+            return
+        if isinstance(a, ir.Num) and isinstance(b, ir.Num):
+            self.err("shape-mismatch", f"sizes differ: {int(a.value)} vs {int(b.value)}", span)
+            return
+        self.out.size_checks.append(SizeCheck(a, b, span, what))
+
+    def dist_args(self, call: ir.DistCall, info: DistInfo) -> dict[str, ir.Expr] | None:
+        if len(call.args) > len(info.params):
+            self.err("bad-arguments", f"{info.name} takes at most {len(info.params)} arguments "
+                     f"({', '.join(info.params)}), got {len(call.args)}", call.span)
+            return None
+        args = dict(zip(info.params, call.args))
+        for k, v in call.kwargs:
+            if k not in info.params:
+                self.err("bad-arguments", f'{info.name} has no parameter "{k}"', v.span,
+                         _suggest(k, info.params) or f"its parameters are {', '.join(info.params)}")
+                return None
+            if k in args:
+                self.err("bad-arguments", f'parameter "{k}" of {info.name} is given twice', v.span)
+                return None
+            args[k] = v
+        missing = [p for p in info.params[: info.n_required] if p not in args]
+        if missing:
+            self.err("bad-arguments", f"{info.name} needs {', '.join(info.params[: info.n_required])}; "
+                     f"missing {', '.join(missing)}", call.span)
+            return None
+        return args
+
+    def define(self, stmt: ir.Define) -> None:
+        lhs = stmt.lhs
+        sym = self.symbols.get(lhs.name)
+        if sym is not None:
+            self.err("duplicate-definition", f'"{lhs.name}" is already defined at line {sym.decl.span.line}',
+                     lhs.span, "a data item or parameter cannot also be defined with '='" if sym.role in ("data", "param") else None)
+            return
+        plates = self.bind_plates(lhs, stmt)
+        if plates is None:
+            return
+        self.plates = plates
+        self.out.plates[id(stmt)] = plates
+        vt = self.expr(stmt.value)
+        if vt is None:
+            return
+        self.declare(Symbol(lhs.name, "deterministic", "real", tuple(p.size for p in plates) + vt.dims, stmt),
+                     lhs.span)
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, e: ir.Expr) -> VType | None:
+        vt = self._expr(e)
+        if vt is not None:
+            self.out.types[id(e)] = vt
+        return vt
+
+    def plate_order(self, *groups: tuple[str, ...]) -> tuple[str, ...]:
+        used = set().union(*groups)
+        return tuple(p.index for p in self.plates if p.index in used)
+
+    def _expr(self, e: ir.Expr) -> VType | None:
+        match e:
+            case ir.Num(is_int=is_int):
+                return VType("int" if is_int else "real")
+            case ir.Name(id=name):
+                for p in self.plates:
+                    if p.index == name:
+                        return VType("int", (name,))
+                sym = self.symbols.get(name)
+                if sym is None:
+                    return self.unknown(name, e.span)
+                return VType(sym.base, (), sym.dims)
+            case ir.Index(base=base, indices=indices):
+                return self.index(e, base, indices)
+            case ir.Call():
+                return self.call(e)
+            case ir.BinOp(op=op, left=a, right=b):
+                ta, tb = self.expr(a), self.expr(b)
+                if ta is None or tb is None:
+                    return None
+                plates = self.plate_order(ta.plates, tb.plates)
+                if op == "@":
+                    return self.matmul(ta, tb, plates, e)
+                if ta.dims and tb.dims:
+                    if len(ta.dims) != len(tb.dims):
+                        self.err("shape-mismatch", f"cannot combine a {len(ta.dims)}-d and a {len(tb.dims)}-d value "
+                                 f"with '{op}'", e.span)
+                        return None
+                    for x, y in zip(ta.dims, tb.dims):
+                        self.size_equal(x, y, e.span, f"operands of '{op}'")
+                dims = ta.dims or tb.dims
+                if op in ("==", "!=", "<", "<=", ">", ">="):
+                    base = "bool"
+                elif op == "/" or "real" in (ta.base, tb.base):
+                    base = "real"
+                else:
+                    base = "int"
+                return VType(base, plates, dims)
+            case ir.Neg(operand=a):
+                return self.expr(a)
+            case ir.Transpose(operand=a):
+                ta = self.expr(a)
+                if ta is None:
+                    return None
+                if ta.rank != 2:
+                    self.err("shape-mismatch", "transpose (') needs a matrix", e.span)
+                    return None
+                return VType(ta.base, ta.plates, (ta.dims[1], ta.dims[0]))
+            case ir.Cond(test=t, then=a, orelse=b):
+                tt, ta, tb = self.expr(t), self.expr(a), self.expr(b)
+                if None in (tt, ta, tb):
+                    return None
+                base = "real" if "real" in (ta.base, tb.base) else ta.base
+                return VType(base, self.plate_order(tt.plates, ta.plates, tb.plates), ta.dims or tb.dims or tt.dims)
+            case ir.ArrayLit(items=items):
+                types = [self.expr(i) for i in items]
+                if None in types:
+                    return None
+                if any(t.dims for t in types):
+                    self.err("unsupported", "array literals of arrays are not supported", e.span)
+                    return None
+                base = "real" if any(t.base == "real" for t in types) else "int"
+                return VType(base, self.plate_order(*(t.plates for t in types)),
+                             (ir.Num(float(len(items)), True),))
+            case _:
+                assert_never(e)
+
+    def unknown(self, name: str, span: ir.Span) -> None:
+        self.err("unknown-name", f'unknown name "{name}"', span,
+                 _suggest(name, list(self.symbols) + [p.index for p in self.plates]))
+        return None
+
+    def index(self, e: ir.Index, base: ir.Name, indices) -> VType | None:
+        sym = self.symbols.get(base.id)
+        if sym is None:
+            return self.unknown(base.id, base.span)
+        if len(indices) > len(sym.dims):
+            self.err("shape-mismatch", f'"{base.id}" has {len(sym.dims)} dimension(s) but is given {len(indices)} '
+                     f"indices", e.span)
+            return None
+        plates: list[tuple[str, ...]] = []
+        for j, idx in enumerate(indices):
+            vt = self.expr(idx)
+            if vt is None:
+                return None
+            if vt.base not in ("int",) or vt.dims:
+                self.err("invalid-type", "an index must be an integer (or an integer array indexed by plates)",
+                         idx.span)
+                return None
+            if isinstance(idx, ir.Name) and vt.plates == (idx.id,):
+                plate = next(p for p in self.plates if p.index == idx.id)
+                self.size_equal(plate.size, sym.dims[j], idx.span,
+                                f'range of "{idx.id}" vs size of "{base.id}" along dimension {j + 1}')
+            plates.append(vt.plates)
+        return VType(sym.base, self.plate_order(*plates), sym.dims[len(indices):])
+
+    def matmul(self, ta: VType, tb: VType, plates, e) -> VType | None:
+        if ta.rank == 0 or tb.rank == 0 or ta.rank > 2 or tb.rank > 2:
+            self.err("shape-mismatch", "'@' needs a matrix or vector on each side", e.span)
+            return None
+        self.size_equal(ta.dims[-1], tb.dims[0], e.span, "inner sizes of '@'")
+        dims = ta.dims[:-1] + tb.dims[1:]
+        return VType("real", plates, dims)
+
+    def call(self, e: ir.Call) -> VType | None:
+        info = FUNCTIONS.get(e.func)
+        if info is None:
+            hint = _suggest(e.func, FUNCTIONS)
+            if e.func in REGISTRY:
+                hint = "distributions are used on the right of '~'; to add a log density use `target +=`"
+            self.err("unknown-function", f'unknown function "{e.func}"', e.func_span, hint)
+            return None
+        if e.kwargs:
+            self.err("bad-arguments", f"{e.func} takes no keyword arguments", e.span)
+            return None
+        lo, hi = info.arity
+        if not lo <= len(e.args) <= hi:
+            want = str(lo) if lo == hi else f"{lo} to {hi}"
+            self.err("bad-arguments", f"{e.func} takes {want} argument(s), got {len(e.args)}", e.span)
+            return None
+        types = [self.expr(a) for a in e.args]
+        if None in types:
+            return None
+        plates = self.plate_order(*(t.plates for t in types))
+        if info.kind == "reduce":
+            base = types[0].base if info.result_int and types[0].base == "int" else "real"
+            if not types[0].dims:
+                self.err("shape-mismatch", f"{e.func} needs a vector or array argument", e.span)
+                return None
+            return VType(base, plates, ())
+        if info.kind == "vector":
+            if types[0].rank != 1:
+                self.err("shape-mismatch", f"{e.func} needs a vector argument", e.span)
+                return None
+            return VType("real", plates, types[0].dims)
+        dims = next((t.dims for t in types if t.dims), ())
+        return VType("real", plates, dims)
+
+
+def _is_num(e: ir.Expr | None, value: float) -> bool:
+    return isinstance(e, ir.Num) and e.value == value
+
+
+def _ann_word(a: ir.Annotation) -> str:
+    return {ir.NonCentered: "noncentered", ir.Partial: "partially centred", ir.Auto: "auto-reparameterised",
+            ir.Centered: "centered"}[type(a)]
+
+
+def check(program: ir.Program) -> CheckedModel:
+    """Run every check on ``program``; raise :class:`PplangError` listing all errors found."""
+    return _Checker(program).run()

@@ -1,0 +1,162 @@
+"""The ``pplang`` command line: run, check, compile, explain."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .diagnostics import CATALOGUE, Diagnostic, PplangError, explain, render, render_all
+
+
+def find_sidecar(model_path: Path) -> Path | None:
+    """The data file for ``model.ppl`` when ``--data`` is not given: ``model.json`` next to it,
+    else the longest ``prefix.json`` such that the model's name starts with ``prefix_`` (so
+    ``eight_schools_centered.ppl`` uses ``eight_schools.json``)."""
+    exact = model_path.with_suffix(".json")
+    if exact.exists():
+        return exact
+    stem = model_path.stem
+    parts = stem.split("_")
+    for k in range(len(parts) - 1, 0, -1):
+        candidate = model_path.with_name("_".join(parts[:k]) + ".json")
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pplang", description="Compile and run pplang models with NumPyro.")
+    p.add_argument("--version", action="version", version=f"pplang {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="sample a model's posterior with NUTS")
+    run.add_argument("model")
+    run.add_argument("--data", help="JSON data file (default: the model's sidecar .json)")
+    run.add_argument("--chains", type=int, default=8)
+    run.add_argument("--warmup", type=int, default=1000)
+    run.add_argument("--samples", type=int, default=5000)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--chain-method", choices=["vectorized", "parallel", "sequential"], default="vectorized")
+    run.add_argument("--float64", action="store_true", help="run in double precision")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _format_arg(run)
+
+    check = sub.add_parser("check", help="parse and check a model without sampling")
+    check.add_argument("model")
+    check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    _format_arg(check)
+
+    comp = sub.add_parser("compile", help="print the generated NumPyro program (or the IR)")
+    comp.add_argument("model")
+    comp.add_argument("--emit", choices=["numpyro", "ir"], default="numpyro")
+    comp.add_argument("-o", "--output", help="write to this file instead of standard output")
+    _format_arg(comp)
+
+    exp = sub.add_parser("explain", help="explain a diagnostic code")
+    exp.add_argument("code")
+    return p
+
+
+def _format_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["full", "concise"], default="full", help="diagnostic style")
+
+
+def _print_warnings(warnings: list[Diagnostic], source: str | None, file: str | None, concise: bool) -> None:
+    for w in warnings:
+        print(render(w, source, file, concise), file=sys.stderr)
+        if not concise:
+            print(file=sys.stderr)
+
+
+def cmd_check(args) -> int:
+    from .compiler import load
+
+    model = load(args.model)
+    _print_warnings(model.warnings, model.source, model.path, args.format == "concise")
+    if args.strict and model.warnings:
+        return 1
+    print(f"{args.model}: ok", file=sys.stderr)
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from .compiler import load
+    from .ir import dump
+
+    model = load(args.model)
+    text = model.python_source if args.emit == "numpyro" else dump(model.program) + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .compiler import load
+
+    t0 = time.perf_counter()
+    model = load(args.model)
+    compile_s = time.perf_counter() - t0
+    concise = args.format == "concise"
+    _print_warnings(model.warnings, model.source, model.path, concise)
+    data_path = Path(args.data) if args.data else find_sidecar(Path(args.model))
+    declares_data = bool(model.checked.of_role("data"))
+    if data_path is None and declares_data:
+        raise PplangError([Diagnostic("no-data-file", f"no data file for {args.model}",
+                                      help=f"pass --data FILE or create {Path(args.model).with_suffix('.json')}")],
+                          file=args.model)
+    progress = not args.json and not args.no_progress and sys.stderr.isatty()
+    posterior = model.sample(str(data_path) if data_path else None, chains=args.chains, warmup=args.warmup,
+                             samples=args.samples, seed=args.seed, chain_method=args.chain_method,
+                             progress_bar=progress, float64=args.float64)
+    posterior.timing["compile_s"] = compile_s
+    summary = posterior.summary()
+    summary["model"] = str(args.model)
+    summary["data"] = str(data_path) if data_path else None
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        from .runtime import format_summary
+
+        print(format_summary(summary))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "explain":
+        if args.code not in CATALOGUE:
+            print(f"unknown diagnostic code {args.code!r}; codes: {', '.join(sorted(CATALOGUE))}", file=sys.stderr)
+            return 1
+        print(explain(args.code))
+        return 0
+    handler = {"run": cmd_run, "check": cmd_check, "compile": cmd_compile}[args.command]
+    try:
+        return handler(args)
+    except PplangError as exc:
+        concise = getattr(args, "format", "full") == "concise"
+        if exc.warnings:
+            _print_warnings(exc.warnings, exc.source, exc.file, concise)
+        print(render_all(exc.diagnostics, exc.source, exc.file, concise), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        print(f"internal error: {type(exc).__name__}: {exc}\nThis is a bug in pplang; please report it "
+              "with the model and data that caused it.", file=sys.stderr)
+        return 2
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,194 @@
+"""Diagnostics: a catalogue of problem codes and the one renderer that prints them.
+
+Every problem pplang reports is a :class:`Diagnostic` carrying a catalogued ``code``, a message, a
+source span and an optional ``help`` line. Stages raise :class:`PplangError` holding one or more
+diagnostics; the CLI renders them in the full form (rustc-like) or the concise one-line form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .ir import NO_SPAN, Span
+
+# code -> (one-line summary, longer explanation)
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "syntax-error": (
+        "the text is not valid pplang syntax",
+        "The parser met a token it did not expect. The message says what it expected instead. "
+        "Statements end at the end of a line; inside parentheses or brackets a statement may "
+        "span several lines.",
+    ),
+    "unknown-name": (
+        "a name is used that is not declared or defined",
+        "Every name must be declared (`data y: real[J]`, `param beta: vector[K]`) or defined by a "
+        "sampling statement (`mu ~ Normal(0, 1)`) or a definition (`theta = ...`) before it is used.",
+    ),
+    "unknown-distribution": (
+        "a sampling statement names a distribution pplang does not know",
+        "The right side of `~` must be a distribution from the registry (`pplang explain "
+        "distributions` lists them). Names are case-sensitive: `Normal`, not `normal`.",
+    ),
+    "unknown-function": (
+        "an expression calls a function pplang does not know",
+        "Functions come from pplang's function table (exp, log, sqrt, inv_logit, ...).",
+    ),
+    "bad-arguments": (
+        "a distribution or function got the wrong number or names of arguments",
+        "Arguments are positional in the order of the parameter names, or given by keyword using "
+        "NumPyro's parameter names (`Normal(loc=0, scale=1)`).",
+    ),
+    "unbound-index": (
+        "an index variable has no known range",
+        "An index on the left side of a statement (`theta[n] ~ ...`) ranges over the size of the "
+        "variable it indexes. pplang takes that size from the variable's declaration, or from a "
+        "declared array indexed by the same index elsewhere in the statement or the model. Declare "
+        "the variable (`param theta: real[J]`) to fix the range.",
+    ),
+    "shape-mismatch": (
+        "sizes of arrays disagree",
+        "Element-wise operations and plates need arrays of the same declared size.",
+    ),
+    "duplicate-definition": (
+        "a name is declared, sampled or defined twice",
+        "Each quantity gets one declaration and at most one distribution or definition.",
+    ),
+    "reparam-on-observed": (
+        "a parameterisation annotation is used on an observed statement",
+        "`noncentered` changes how a latent variable is sampled; observed data is not sampled, so "
+        "the annotation has no meaning there. Remove it.",
+    ),
+    "reparam-unsupported": (
+        "the distribution cannot be non-centred",
+        "`noncentered`, `partial(c)` and `auto` apply to location-scale families with real "
+        "support (Normal, StudentT, Cauchy, Laplace, Logistic).",
+    ),
+    "invalid-lhs": (
+        "the left side of a statement is not something that can be sampled or defined",
+        "The left side is a name, optionally indexed by index variables (`theta[n]`).",
+    ),
+    "invalid-type": (
+        "a declaration's type is not valid for its role",
+        "Data may be int or real (arrays of them, vectors, matrices); parameters are real-valued.",
+    ),
+    "missing-data": (
+        "the data file lacks a declared field",
+        "Every `data` declaration needs a value in the data file.",
+    ),
+    "data-type": (
+        "a data value has the wrong type",
+        "An `int` declaration needs whole numbers; a `real` declaration needs numbers.",
+    ),
+    "data-shape": (
+        "a data value has the wrong shape or length",
+        "The value must have the sizes written in the declaration (`real[J]` needs J numbers).",
+    ),
+    "data-constraint": (
+        "a data value breaks its declared bounds",
+        "Values must satisfy the declaration's `<lower=..., upper=...>` bounds.",
+    ),
+    "data-not-finite": (
+        "a data value is NaN or infinite",
+        "Data must be finite numbers.",
+    ),
+    "data-file": (
+        "the data file cannot be read",
+        "Data files are JSON objects mapping each declared name to a number or nested lists.",
+    ),
+    "no-data-file": (
+        "the model declares data but no data file was found",
+        "Pass `--data FILE`, or put a JSON file with the model's name next to it "
+        "(`model.ppl` -> `model.json`).",
+    ),
+    "file-not-found": ("the model file cannot be read", "Check the path."),
+    "unsupported": (
+        "a construct is valid syntax but not supported yet",
+        "The message names the construct. Please report the model that needs it.",
+    ),
+    "runtime-error": (
+        "evaluating the model failed",
+        "An error occurred while running the compiled model; the message names the statement.",
+    ),
+    "improper-prior": (
+        "a parameter has no prior: its density is flat over its support",
+        "A declared parameter without a sampling statement gets an improper flat prior over its "
+        "declared support (as in Stan). The posterior may still be proper; if not, sampling fails "
+        "to converge. Add a prior unless the flat one is intended.",
+    ),
+    "reserved-name": (
+        "a name is reserved",
+        "Language keywords and names the generated code relies on cannot be used as model names.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem: catalogued ``code``, ``message``, ``span`` in ``file``, optional ``help``,
+    and ``severity`` ("error" or "warning")."""
+
+    code: str
+    message: str
+    span: Span = NO_SPAN
+    help: str | None = None
+    severity: str = "error"
+    file: str | None = None
+
+    def __post_init__(self) -> None:
+        assert self.code in CATALOGUE, f"uncatalogued diagnostic code {self.code!r}"
+
+
+@dataclass
+class PplangError(Exception):
+    """Raised by any stage with the diagnostics it found. ``source``/``file`` let the renderer
+    show the offending line; the driver fills them in when the stage did not know them."""
+
+    diagnostics: list[Diagnostic]
+    source: str | None = None
+    file: str | None = None
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return render_all(self.diagnostics, self.source, self.file, concise=True)
+
+
+def error(code: str, message: str, span: Span = NO_SPAN, help: str | None = None) -> PplangError:
+    """Shorthand for an error with a single diagnostic."""
+    return PplangError([Diagnostic(code, message, span, help)])
+
+
+def render(diag: Diagnostic, source: str | None, file: str | None, concise: bool = False) -> str:
+    """Render one diagnostic in the full (default) or concise form."""
+    path = diag.file or file or "<string>"
+    span = diag.span
+    where = f"{path}:{span.line}:{span.column}" if span.line else path
+    if concise:
+        return f"{where}: {diag.severity}: {diag.message}  [{diag.code}]"
+    out = [f"{diag.severity}[{diag.code}]: {diag.message}", f"  --> {where}"]
+    lines = source.splitlines() if source is not None else []
+    if span.line and 0 < span.line <= len(lines):
+        text = lines[span.line - 1].expandtabs(1)
+        gutter = " " * len(str(span.line))
+        if span.end_line == span.line and span.end_column > span.column:
+            width = span.end_column - span.column
+        else:
+            width = max(1, len(text.rstrip()) - span.column + 1)
+        out += [
+            f"{gutter} |",
+            f"{span.line} | {text}",
+            f"{gutter} | {' ' * (span.column - 1)}{'^' * max(1, width)}",
+        ]
+    if diag.help:
+        out.append(f"help: {diag.help}")
+    return "\n".join(out)
+
+
+def render_all(diags: list[Diagnostic], source: str | None, file: str | None, concise: bool = False) -> str:
+    sep = "\n" if concise else "\n\n"
+    return sep.join(render(d, source, file, concise) for d in diags)
+
+
+def explain(code: str) -> str:
+    """The catalogue entry for ``code`` as printed by ``pplang explain``."""
+    summary, details = CATALOGUE[code]
+    return f"{code}: {summary}\n\n{details}"

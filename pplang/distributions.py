@@ -1,0 +1,93 @@
+"""The distribution registry: one row per distribution.
+
+Checks, lowering, error suggestions and ``pplang explain distributions`` all read this table, so
+adding a distribution is one row (plus a test case). Parameter names are NumPyro's, in NumPyro's
+positional order; ``required`` says how many of them must be given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Supports, as names: "real", "positive", "unit_interval", "interval" (from the low/high arguments),
+# "nonnegative_integer", "boolean", "integer_interval", "simplex", "real_vector",
+# "positive_definite", "corr_cholesky", "lower_cholesky", "categorical".
+DISCRETE_SUPPORTS = {"nonnegative_integer", "boolean", "integer_interval", "categorical"}
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """A registry row: pplang ``name``; NumPyro class ``numpyro``; ``params`` in positional order;
+    ``required`` leading params that must be given; ``support``; ``event_rank`` (0 for scalar
+    distributions, 1 for vector-valued, 2 for matrix-valued); ``locscale`` when LocScaleReparam
+    applies (with ``shape_params`` copied unchanged); ``truncatable`` when NumPyro's
+    TruncatedDistribution accepts it; ``event_from`` the parameter whose trailing dims give the
+    event shape."""
+
+    name: str
+    numpyro: str
+    params: tuple[str, ...]
+    support: str
+    required: int | None = None
+    event_rank: int = 0
+    locscale: bool = False
+    shape_params: tuple[str, ...] = ()
+    truncatable: bool = False
+    event_from: str | None = None
+    summary: str = ""
+
+    @property
+    def n_required(self) -> int:
+        return len(self.params) if self.required is None else self.required
+
+    @property
+    def discrete(self) -> bool:
+        return self.support in DISCRETE_SUPPORTS
+
+
+_ROWS = [
+    DistInfo("Normal", "Normal", ("loc", "scale"), "real", locscale=True, truncatable=True,
+             summary="normal with mean loc and standard deviation scale"),
+    DistInfo("HalfNormal", "HalfNormal", ("scale",), "positive", summary="|Normal(0, scale)|"),
+    DistInfo("Cauchy", "Cauchy", ("loc", "scale"), "real", locscale=True, truncatable=True),
+    DistInfo("HalfCauchy", "HalfCauchy", ("scale",), "positive"),
+    DistInfo("StudentT", "StudentT", ("df", "loc", "scale"), "real", required=1, locscale=True,
+             shape_params=("df",), truncatable=True, summary="Student-t(df, loc, scale)"),
+    DistInfo("Laplace", "Laplace", ("loc", "scale"), "real", locscale=True, truncatable=True),
+    DistInfo("Logistic", "Logistic", ("loc", "scale"), "real", locscale=True, truncatable=True),
+    DistInfo("Exponential", "Exponential", ("rate",), "positive"),
+    DistInfo("Gamma", "Gamma", ("concentration", "rate"), "positive", summary="shape, rate"),
+    DistInfo("InverseGamma", "InverseGamma", ("concentration", "rate"), "positive",
+             summary="shape, scale (NumPyro calls the scale 'rate')"),
+    DistInfo("Beta", "Beta", ("concentration1", "concentration0"), "unit_interval"),
+    DistInfo("LogNormal", "LogNormal", ("loc", "scale"), "positive"),
+    DistInfo("Uniform", "Uniform", ("low", "high"), "interval"),
+    DistInfo("Bernoulli", "BernoulliProbs", ("probs",), "boolean"),
+    DistInfo("BernoulliLogit", "BernoulliLogits", ("logits",), "boolean"),
+    DistInfo("Binomial", "BinomialProbs", ("total_count", "probs"), "nonnegative_integer"),
+    DistInfo("BinomialLogit", "BinomialLogits", ("total_count", "logits"), "nonnegative_integer"),
+    DistInfo("Poisson", "Poisson", ("rate",), "nonnegative_integer"),
+    DistInfo("PoissonLog", "PoissonLog", ("log_rate",), "nonnegative_integer"),
+    DistInfo("NegativeBinomial2", "NegativeBinomial2", ("mean", "concentration"),
+             "nonnegative_integer"),
+    DistInfo("MultivariateNormal", "MultivariateNormal",
+             ("loc", "covariance_matrix", "precision_matrix", "scale_tril"), "real_vector",
+             required=1, event_rank=1, event_from="loc"),
+    DistInfo("MultivariateNormalCholesky", "MultivariateNormal", ("loc", "scale_tril"),
+             "real_vector", event_rank=1, event_from="loc",
+             summary="MultivariateNormal given the lower Cholesky factor of the covariance"),
+    DistInfo("Dirichlet", "Dirichlet", ("concentration",), "simplex", event_rank=1,
+             event_from="concentration"),
+    DistInfo("LKJCholesky", "LKJCholesky", ("dimension", "concentration"), "corr_cholesky",
+             required=1, event_rank=2),
+]
+
+REGISTRY: dict[str, DistInfo] = {row.name: row for row in _ROWS}
+
+# The supports a declared parameter type/bounds can match without truncation or flat+factor.
+TYPE_SUPPORT = {
+    ("real", ()): "real",
+    ("real", ("lower",)): "positive",  # only when lower == 0; checked by the caller
+    ("real", ("lower", "upper")): "unit_interval",  # only for bounds (0, 1)
+    ("simplex", ()): "simplex",
+}

@@ -1,0 +1,340 @@
+"""Runtime: data validation, executing the generated module, NUTS/MCMC, and results.
+
+JAX and NumPyro are imported only here, and only when a model is actually run, so ``pplang
+check`` and ``pplang compile`` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import ir
+from .checks import CheckedModel
+from .diagnostics import Diagnostic, PplangError
+from .lower_numpyro import Lowered
+
+CHAIN_METHODS = ("vectorized", "parallel", "sequential")
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def read_data_file(path: str | Path) -> dict:
+    """Read a JSON data file (the format Stan and posteriordb use)."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise PplangError([Diagnostic("data-file", f"cannot read data file {path}: {exc.strerror}",
+                                      file=str(path))]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        span = ir.Span(exc.lineno, exc.colno, exc.lineno, exc.colno + 1)
+        raise PplangError([Diagnostic("data-file", f"invalid JSON: {exc.msg}", span, file=str(path))],
+                          source=text) from None
+    if not isinstance(data, dict):
+        raise PplangError([Diagnostic("data-file", "the data file must hold a JSON object", file=str(path))])
+    return data
+
+
+def const_eval(e: ir.Expr, values: dict[str, Any]):
+    """Evaluate a size or bound expression over data values (literals, names, arithmetic,
+    constant indexing)."""
+    match e:
+        case ir.Num(value=v, is_int=is_int):
+            return int(v) if is_int else v
+        case ir.Name(id=name):
+            return values[name]
+        case ir.Neg(operand=a):
+            return -const_eval(a, values)
+        case ir.BinOp(op=op, left=a, right=b):
+            x, y = const_eval(a, values), const_eval(b, values)
+            ops = {"+": lambda: x + y, "-": lambda: x - y, "*": lambda: x * y, "/": lambda: x / y,
+                   "^": lambda: x ** y}
+            if op in ops:
+                return ops[op]()
+        case ir.Index(base=base, indices=idx):
+            arr = np.asarray(values[base.id])
+            return arr[tuple(int(const_eval(i, values)) - 1 for i in idx)]
+        case ir.Call(func="sqrt", args=(a,)):
+            return math.sqrt(const_eval(a, values))
+    raise PplangError([Diagnostic("unsupported", "this size or bound expression cannot be evaluated before sampling",
+                                  e.span)])
+
+
+def _fmt_index(idx: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(i + 1) for i in idx) + "]"
+
+
+def prepare_data(checked: CheckedModel, raw: dict, data_file: str | None = None) -> tuple[dict, list[Diagnostic]]:
+    """Validate ``raw`` against the data declarations and convert it to arrays.
+
+    Returns the values for the model (declared data only, ints as Python ints for sizes) and the
+    warnings (extra fields). Raises :class:`PplangError` listing every problem found.
+    """
+    errors: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
+    values: dict[str, Any] = {}
+
+    def fail(code, msg, decl, help=None):
+        errors.append(Diagnostic(code, msg + (f" (in {data_file})" if data_file else ""), decl.span, help))
+
+    for sym in checked.of_role("data"):
+        decl: ir.DataDecl = sym.decl
+        name = sym.name
+        if name not in raw:
+            fail("missing-data", f'the data has no field "{name}"', decl)
+            continue
+        try:
+            arr = np.asarray(raw[name])
+        except ValueError:
+            fail("data-shape", f'"{name}" is a ragged list; expected a regular array', decl)
+            continue
+        if arr.dtype == bool:
+            arr = arr.astype(np.int64)
+        if arr.dtype.kind not in "iuf":
+            fail("data-type", f'"{name}" must hold numbers, got {type(raw[name]).__name__}', decl)
+            continue
+        try:
+            shape = tuple(int(const_eval(d, values)) for d in sym.dims)
+        except (KeyError, PplangError, TypeError, ValueError):
+            fail("data-shape", f'cannot work out the declared size of "{name}"', decl)
+            continue
+        if arr.shape != shape and not (arr.shape == () and shape == (1,)):
+            want = "a single number" if not shape else f"shape ({', '.join(map(str, shape))})"
+            got = "a single number" if not arr.shape else f"shape ({', '.join(map(str, arr.shape))})"
+            fail("data-shape", f'"{name}" should be {want}, got {got}', decl)
+            continue
+        arr = arr.reshape(shape)
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            bad = tuple(np.argwhere(~np.isfinite(arr))[0]) if arr.shape else ()
+            fail("data-not-finite", f'"{name}{_fmt_index(bad) if bad else ""}" is {arr[bad]}', decl)
+            continue
+        if sym.base == "int":
+            if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
+                bad = tuple(np.argwhere(arr != np.round(arr))[0]) if arr.shape else ()
+                fail("data-type", f'"{name}" is declared int but {name}{_fmt_index(bad) if bad else ""} = '
+                     f"{arr[bad]} is not a whole number", decl)
+                continue
+            arr = arr.astype(np.int64)
+        else:
+            arr = arr.astype(np.float64)
+        for bound in decl.type.bounds:
+            limit = const_eval(bound.value, values)
+            ok = arr >= limit if bound.kind == "lower" else arr <= limit
+            if not np.all(ok):
+                bad = tuple(np.argwhere(~np.asarray(ok))[0]) if arr.shape else ()
+                rel = ">=" if bound.kind == "lower" else "<="
+                fail("data-constraint", f'"{name}{_fmt_index(bad) if bad else ""}" = {arr[bad]} breaks the '
+                     f"declared bound {bound.kind}={limit} (must be {rel} {limit})", decl)
+                break
+        values[name] = int(arr) if (sym.base == "int" and arr.shape == ()) else (
+            float(arr) if arr.shape == () else arr)
+    if not errors:
+        for chk in checked.size_checks:
+            try:
+                a, b = const_eval(chk.left, values), const_eval(chk.right, values)
+            except (KeyError, PplangError):
+                continue
+            if int(a) != int(b):
+                errors.append(Diagnostic("shape-mismatch", f"sizes differ with this data: {a} vs {b} ({chk.what})",
+                                         chk.span))
+    declared = {s.name for s in checked.of_role("data")}
+    for extra in sorted(set(raw) - declared):
+        warnings.append(Diagnostic("data-file", f'the data field "{extra}" is not declared in the model and is ignored',
+                                   severity="warning", file=data_file))
+    if errors:
+        raise PplangError(errors, warnings=warnings)
+    return values, warnings
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def flat_names(name: str, shape: tuple[int, ...]) -> list[tuple[str, tuple[int, ...]]]:
+    """``theta`` of shape (2,) -> [("theta[1]", (0,)), ("theta[2]", (1,))]; matrices as x[1,2]."""
+    if not shape:
+        return [(name, ())]
+    return [(name + _fmt_index(idx), idx) for idx in np.ndindex(*shape)]
+
+
+@dataclass
+class Posterior:
+    """The result of :meth:`Model.sample`: ``mcmc`` (the numpyro.infer.MCMC), ``samples`` (dict of
+    arrays, chains concatenated), ``reported`` (names shown in summaries), and settings."""
+
+    mcmc: Any
+    reported: list[str]
+    num_chains: int
+    num_samples: int
+    num_warmup: int
+    seed: int
+    chain_method: str
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self.mcmc.get_samples().items()}
+
+    @property
+    def num_divergences(self) -> int:
+        return int(np.sum(np.asarray(self.mcmc.get_extra_fields()["diverging"])))
+
+    def summary(self) -> dict:
+        """The same dictionary that ``pplang run --json`` prints."""
+        from numpyro.diagnostics import summary
+
+        grouped = self.mcmc.get_samples(group_by_chain=True)
+        stats = summary({k: grouped[k] for k in self.reported if k in grouped}, prob=0.9, group_by_chain=True)
+        params = {}
+        for name in self.reported:
+            if name not in stats:
+                continue
+            s = stats[name]
+            shape = np.shape(s["mean"])
+            for flat, idx in flat_names(name, shape):
+                params[flat] = {
+                    "mean": float(np.asarray(s["mean"])[idx]),
+                    "sd": float(np.asarray(s["std"])[idx]),
+                    "median": float(np.asarray(s["median"])[idx]),
+                    "q5": float(np.asarray(s["5.0%"])[idx]),
+                    "q95": float(np.asarray(s["95.0%"])[idx]),
+                    "n_eff": float(np.asarray(s["n_eff"])[idx]),
+                    "r_hat": float(np.asarray(s["r_hat"])[idx]),
+                }
+        return {
+            "parameters": params,
+            "num_divergences": self.num_divergences,
+            "num_chains": self.num_chains,
+            "num_samples": self.num_samples,
+            "num_warmup": self.num_warmup,
+            "seed": self.seed,
+            "chain_method": self.chain_method,
+            "timing": self.timing,
+        }
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as a table with the seed tutorial's columns."""
+    params = summary["parameters"]
+    width = max([len(k) for k in params] + [4])
+    cols = ["mean", "std", "median", "5.0%", "95.0%", "n_eff", "r_hat"]
+    keys = ["mean", "sd", "median", "q5", "q95", "n_eff", "r_hat"]
+    lines = [" " * (width + 2) + "".join(f"{c:>10}" for c in cols)]
+    for name, s in params.items():
+        row = "".join(f"{s[k]:>10.2f}" for k in keys)
+        lines.append(f"{name:>{width + 2}}{row}")
+    lines.append("")
+    lines.append(f"Number of divergences: {summary['num_divergences']}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class Model:
+    """A compiled pplang model. ``python_source`` is the generated NumPyro program; the
+    ``numpyro_model`` and ``reparam_config`` attributes execute it (importing JAX) on first use."""
+
+    def __init__(self, source: str, path: str, program: ir.Program, checked: CheckedModel, lowered: Lowered):
+        self.source = source
+        self.path = path
+        self.program = program
+        self.checked = checked
+        self.python_source = lowered.source
+        self._origins = lowered.origins
+        self._namespace: dict | None = None
+        self.data_warnings: list[Diagnostic] = []
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return self.checked.warnings
+
+    def _module(self) -> dict:
+        if self._namespace is None:
+            namespace: dict = {"__name__": "pplang_generated"}
+            code = compile(self.python_source, self._code_filename, "exec")
+            exec(code, namespace)  # the source is generated from the IR: no user text is executed
+            self._namespace = namespace
+        return self._namespace
+
+    @property
+    def _code_filename(self) -> str:
+        return f"<pplang:{self.path}>"
+
+    @property
+    def numpyro_model(self):
+        return self._module()["model"]
+
+    @property
+    def reparam_config(self) -> dict:
+        return self._module()["reparam_config"]
+
+    @property
+    def reported(self) -> list[str]:
+        """Quantities shown in summaries: parameters, latents and deterministics, in model order."""
+        return [s.name for s in self.checked.of_role("param", "latent", "deterministic")]
+
+    def prepare_data(self, data: dict | str | Path | None = None, data_file: str | None = None) -> dict:
+        """Validate data (a dict or a JSON path) and add the derived data: the model's kwargs."""
+        if isinstance(data, (str, Path)):
+            data_file = str(data)
+            data = read_data_file(data)
+        try:
+            values, self.data_warnings = prepare_data(self.checked, data or {}, data_file)
+        except PplangError as exc:
+            exc.source, exc.file = exc.source or self.source, exc.file or self.path
+            raise
+        derived = self._run_located(lambda: self._module()["transform_data"](**values))
+        return {**values, **derived}
+
+    def _run_located(self, fn):
+        """Run ``fn``; an exception raised in generated code is reported at the .ppl line."""
+        try:
+            return fn()
+        except PplangError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to a located diagnostic
+            line = 0
+            for frame in traceback.extract_tb(exc.__traceback__):
+                if frame.filename == self._code_filename and frame.lineno and frame.lineno <= len(self._origins):
+                    line = self._origins[frame.lineno - 1] or line
+            if not line:
+                raise
+            text = self.source.splitlines()[line - 1]
+            span = ir.Span(line, 1, line, len(text) + 1)
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise PplangError([Diagnostic("runtime-error", f"{type(exc).__name__}: {msg}", span)],
+                              source=self.source, file=self.path) from None
+
+    def sample(self, data: dict | str | Path | None = None, *, chains: int = 8, warmup: int = 1000,
+               samples: int = 5000, seed: int = 0, chain_method: str = "vectorized",
+               progress_bar: bool = False, float64: bool = False, data_file: str | None = None) -> Posterior:
+        """Run NUTS: ``MCMC(NUTS(model), ...).run(jax.random.PRNGKey(seed), **data)``."""
+        if chain_method not in CHAIN_METHODS:
+            raise ValueError(f"chain_method must be one of {CHAIN_METHODS}")
+        timing: dict[str, float] = {}
+        t0 = time.perf_counter()
+        import jax
+
+        if float64:
+            jax.config.update("jax_enable_x64", True)
+        from numpyro.infer import MCMC, NUTS
+
+        timing["import_s"] = time.perf_counter() - t0
+        kwargs = self.prepare_data(data, data_file)
+        mcmc = MCMC(NUTS(self.numpyro_model), num_warmup=warmup, num_samples=samples, num_chains=chains,
+                    chain_method=chain_method, progress_bar=progress_bar)
+        t1 = time.perf_counter()
+        self._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), **kwargs))
+        jax.block_until_ready(mcmc.get_samples())
+        timing["sample_s"] = time.perf_counter() - t1
+        return Posterior(mcmc, self.reported, chains, samples, warmup, seed, chain_method, timing)

@@ -1,0 +1,270 @@
+"""Syntax: source text -> Lark tree -> IR with spans.
+
+The grammar lives in ``grammars/pplang.lark`` (shipped inside the package as ``pplang.grammars``).
+Parsing is LALR with a small post-lexer that drops newlines inside parentheses and brackets, so
+statements end at a line break but argument lists may span lines.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+import lark
+from lark import Token, Transformer, v_args
+
+from . import ir
+from .diagnostics import Diagnostic, PplangError
+
+GRAMMAR_FILE = "pplang.lark"
+
+# Lark terminal names -> words for error messages.
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "_NL": "end of line",
+    "$END": "end of file",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "TILDE": "'~'",
+    "EQUAL": "'='",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "CIRCUMFLEX": "'^'",
+    "MORETHAN": "'>'",
+    "LESSTHAN": "'<'",
+    "TYPE_NAME": "a type (int, real, vector, matrix, ...)",
+    "BOUND_KIND": "'lower' or 'upper'",
+}
+
+
+def grammar_text() -> str:
+    """The grammar source: from the installed package, or the source tree when not installed."""
+    try:
+        return resources.files("pplang.grammars").joinpath(GRAMMAR_FILE).read_text()
+    except ModuleNotFoundError:
+        return (Path(__file__).resolve().parent.parent / "grammars" / GRAMMAR_FILE).read_text()
+
+
+class _Newlines:
+    """Post-lexer: newlines inside () and [] are not statement ends; runs of newlines collapse."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        last = "_NL"  # drop newlines at the start of the file
+        for tok in stream:
+            if tok.type == "_NL":
+                if depth > 0 or last == "_NL":
+                    continue
+            elif tok.type in ("LPAR", "LSQB"):
+                depth += 1
+            elif tok.type in ("RPAR", "RSQB"):
+                depth = max(0, depth - 1)
+            last = tok.type
+            yield tok
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> lark.Lark:
+    return lark.Lark(
+        grammar_text(),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        postlex=_Newlines(),
+    )
+
+
+def _span_of(meta_or_token) -> ir.Span:
+    m = meta_or_token
+    if getattr(m, "empty", False):
+        return ir.NO_SPAN
+    return ir.Span(m.line, m.column, m.end_line, m.end_column)
+
+
+@v_args(meta=True, inline=True)
+class _ToIR(Transformer):
+    """Lark tree -> IR. Each method builds one node from already-transformed children."""
+
+    # -- statements
+    def start(self, meta, *stmts):
+        return ir.Program(tuple(stmts))
+
+    def data_decl(self, meta, name, type_):
+        return ir.DataDecl(str(name), type_, _span_of(meta), _span_of(name))
+
+    def derived_data(self, meta, name, value):
+        return ir.DerivedData(str(name), value, _span_of(meta), _span_of(name))
+
+    def param_decl(self, meta, name, type_):
+        return ir.ParamDecl(str(name), type_, _span_of(meta), _span_of(name))
+
+    def sample_stmt(self, meta, lhs, dist_call, annotation=None):
+        return ir.Sample(lhs, dist_call, annotation or ir.Centered(), _span_of(meta))
+
+    def define_stmt(self, meta, lhs, value):
+        return ir.Define(lhs, value, _span_of(meta))
+
+    def target_stmt(self, meta, value):
+        return ir.Target(value, _span_of(meta))
+
+    def for_stmt(self, meta, var, lo, hi, *body):
+        return ir.For(str(var), lo, hi, tuple(body), _span_of(meta))
+
+    def lhs(self, meta, name, indices=None):
+        return ir.Lhs(str(name), indices or (), _span_of(meta))
+
+    # -- types
+    def type(self, meta, base, bounds=None, dims=None):
+        return ir.Type(str(base), bounds or (), dims or (), _span_of(meta))
+
+    def bounds(self, meta, *items):
+        return tuple(items)
+
+    def bound(self, meta, kind, value):
+        return ir.Bound(str(kind), value, _span_of(meta))
+
+    # -- distributions and annotations
+    def dist_call(self, meta, name, args=None, truncation=None):
+        pos, kw = args or ((), ())
+        return ir.DistCall(str(name), pos, kw, truncation, _span_of(meta), _span_of(name))
+
+    def truncation(self, meta, lo, hi):
+        return (lo, hi)
+
+    def noncentered(self, meta):
+        return ir.NonCentered(_span_of(meta))
+
+    def centered(self, meta):
+        return ir.Centered(_span_of(meta))
+
+    def partial(self, meta, number):
+        return ir.Partial(float(number), _span_of(meta))
+
+    def auto(self, meta):
+        return ir.Auto(_span_of(meta))
+
+    def args(self, meta, *items):
+        pos = tuple(v for k, v in items if k is None)
+        kw = tuple((k, v) for k, v in items if k is not None)
+        return pos, kw
+
+    def pos_arg(self, meta, value):
+        return (None, value)
+
+    def kw_arg(self, meta, name, value):
+        return (str(name), value)
+
+    def index_list(self, meta, *items):
+        return tuple(items)
+
+    # -- expressions
+    def number(self, meta, tok):
+        text = str(tok)
+        is_int = not any(c in text for c in ".eE")
+        return ir.Num(float(text), is_int, _span_of(meta))
+
+    def name(self, meta, tok):
+        return ir.Name(str(tok), _span_of(meta))
+
+    def index(self, meta, name, indices):
+        return ir.Index(ir.Name(str(name), _span_of(name)), indices, _span_of(meta))
+
+    def call(self, meta, name, args=None):
+        pos, kw = args or ((), ())
+        return ir.Call(str(name), pos, kw, _span_of(meta), _span_of(name))
+
+    def array_lit(self, meta, items):
+        return ir.ArrayLit(items, _span_of(meta))
+
+    def neg(self, meta, operand):
+        return ir.Neg(operand, _span_of(meta))
+
+    def transpose(self, meta, operand):
+        return ir.Transpose(operand, _span_of(meta))
+
+    def cond(self, meta, test, then, orelse):
+        return ir.Cond(test, then, orelse, _span_of(meta))
+
+
+def _binop(op):
+    def method(self, meta, left, right):
+        return ir.BinOp(op, left, right, _span_of(meta))
+
+    return method
+
+
+for _rule, _op in {
+    "add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "^",
+    "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+}.items():
+    setattr(_ToIR, _rule, v_args(meta=True, inline=True)(_binop(_op)))
+
+
+def _describe(tok_type: str) -> str:
+    if tok_type in _TOKEN_WORDS:
+        return _TOKEN_WORDS[tok_type]
+    pattern = parser().get_terminal(tok_type).pattern if tok_type in {t.name for t in parser().terminals} else None
+    if pattern is not None and pattern.type == "str":
+        return repr(pattern.value)
+    return tok_type.lower()
+
+
+def _syntax_error(exc: lark.exceptions.LarkError, source: str) -> PplangError:
+    if isinstance(exc, lark.exceptions.UnexpectedToken):
+        tok: Token = exc.token
+        expected = sorted({_describe(t) for t in exc.expected if not t.startswith("__")})
+        if tok.type == "$END":
+            lines = source.splitlines() or [""]
+            line = len(lines)
+            col = len(lines[-1]) + 1
+            found = "the end of the file"
+        else:
+            line, col = tok.line, tok.column
+            found = "end of line" if tok.type == "_NL" else repr(str(tok))
+        width = 1 if tok.type in ("_NL", "$END") else max(1, len(str(tok)))
+        span = ir.Span(line, col, line, col + width)
+        msg = f"unexpected {found}"
+        if expected:
+            msg += "; expected " + _join_or(expected)
+        return PplangError([Diagnostic("syntax-error", msg, span, _hint(tok, expected))])
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        span = ir.Span(exc.line, exc.column, exc.line, exc.column + 1)
+        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else "?"
+        return PplangError([Diagnostic("syntax-error", f"unexpected character {char!r}", span)])
+    span = ir.Span(1, 1, 1, 2)
+    return PplangError([Diagnostic("syntax-error", "the file could not be parsed", span)])
+
+
+def _hint(tok: Token, expected: list[str]) -> str | None:
+    if tok.type == "EQUAL" and "'~'" in expected:
+        return "use '~' to give a distribution and '=' to define a value"
+    if tok.type == "_NL" and "')'" in expected:
+        return "a parenthesis is not closed"
+    return None
+
+
+def _join_or(words: list[str]) -> str:
+    if len(words) > 6:
+        words = words[:6] + ["..."]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def parse(source: str) -> ir.Program:
+    """Parse ``source`` into an IR program, raising :class:`PplangError` on syntax errors."""
+    try:
+        tree = parser().parse(source)
+    except lark.exceptions.UnexpectedInput as exc:
+        raise _syntax_error(exc, source) from None
+    return _ToIR().transform(tree)
