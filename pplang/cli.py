@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             _print_warnings(exc.warnings, exc.source, exc.file, concise)
         print(render_all(exc.diagnostics, exc.source, exc.file, concise), file=sys.stderr)
         return 1
+    except BrokenPipeError:  # e.g. `pplang run ... | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,74 @@
+"""Grammar, IR and generated-code goldens, and the grammar's presence in the built wheel."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import lark
+import pytest
+
+import pplang
+from pplang import ir, syntax
+from conftest import EXAMPLES, ROOT
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def test_grammar_is_unambiguous_lalr():
+    lark.Lark(syntax.grammar_text(), parser="lalr", strict=True)
+
+
+def test_spans_do_not_affect_equality():
+    a = syntax.parse("mu ~ Normal(0, 5)\n")
+    b = syntax.parse("\n\n   mu   ~   Normal( 0,\n 5 )   # comment\n")
+    assert a == b
+    assert a.statements[0].span.line == 1 and b.statements[0].span.line == 3
+
+
+def test_newlines_inside_parentheses_and_comments():
+    prog = syntax.parse("# header\nx ~ Normal(\n  0,\n  1\n)  # trailing\n\n\ny ~ Normal(x, 1)\n")
+    assert [type(s).__name__ for s in prog.statements] == ["Sample", "Sample"]
+
+
+def test_operator_precedence():
+    (stmt,) = syntax.parse("x = -a ^ 2 * b + c / d\n").statements
+    v = stmt.value
+    assert isinstance(v, ir.BinOp) and v.op == "+"
+    assert isinstance(v.left, ir.BinOp) and v.left.op == "*"
+    assert isinstance(v.left.left, ir.Neg) and isinstance(v.left.left.operand, ir.BinOp)
+    assert v.left.left.operand.op == "^"
+
+
+def test_annotations_become_typed_values():
+    prog = syntax.parse("a ~ Normal(0, 1) noncentered\nb ~ Normal(0, 1) partial(0.3)\nc ~ Normal(0, 1)\n")
+    anns = [s.annotation for s in prog.statements]
+    assert anns == [ir.NonCentered(), ir.Partial(0.3), ir.Centered()]
+
+
+@pytest.mark.parametrize("name", ["eight_schools", "eight_schools_centered", "eight_schools_manual"])
+def test_goldens(name, update_goldens):
+    model = pplang.load(EXAMPLES / f"{name}.ppl")
+    for suffix, text in ((".ir", ir.dump(model.program) + "\n"), (".py", model.python_source)):
+        path = GOLDEN / f"{name}{suffix}"
+        if update_goldens or not path.exists():
+            path.write_text(text)
+        assert text == path.read_text(), f"{path} differs; rerun with --update-goldens and review the diff"
+
+
+def test_wheel_ships_the_grammar(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                        str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    (wheel,) = tmp_path.glob("pplang-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "pplang/grammars/pplang.lark" in names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    code = ("import pplang, pplang.grammars, pathlib;"
+            "print(pathlib.Path(pplang.grammars.__path__[0]).resolve());"
+            "pplang.compile(open(r'%s').read())" % (EXAMPLES / "eight_schools.ppl"))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                       env={"PYTHONPATH": str(site), "PATH": ""}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().startswith(str(site.resolve()))
