@@ -34,6 +34,7 @@ _TOKEN_WORDS = {
     "COMMA": "','",
     "COLON": "':'",
     "TILDE": "'~'",
+    "VBAR": "'|'",
     "EQUAL": "'='",
     "PLUS": "'+'",
     "MINUS": "'-'",
@@ -83,6 +84,7 @@ def parser() -> lark.Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         postlex=_Newlines(),
+        cache=True,
     )
 
 
@@ -184,6 +186,13 @@ class _ToIR(Transformer):
     def call(self, meta, name, args=None):
         pos, kw = args or ((), ())
         return ir.Call(str(name), pos, kw, _span_of(meta), _span_of(name))
+
+    def bar_call(self, meta, name, first, args=None):
+        pos, kw = args or ((), ())
+        return ir.Call(str(name), (first,) + pos, kw, _span_of(meta), _span_of(name))
+
+    def range_index(self, meta, lo, hi):
+        return ir.Range(lo, hi, _span_of(meta))
 
     def array_lit(self, meta, items):
         return ir.ArrayLit(items, _span_of(meta))

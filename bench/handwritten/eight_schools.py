@@ -1,0 +1,40 @@
+"""Eight Schools as an expert writes it in NumPyro (the seed's es_0 under LocScaleReparam), run at
+the seed's settings and summarised: the baseline that `pplang run examples/eight_schools.ppl`
+is measured against. Usage: python bench/handwritten/eight_schools.py [--centered] [--json]"""
+
+import json
+import sys
+
+import jax
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+from numpyro.diagnostics import summary
+from numpyro.handlers import reparam
+from numpyro.infer import MCMC, NUTS
+from numpyro.infer.reparam import LocScaleReparam
+
+J = 8
+y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+sigma = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+
+
+def es_0(J, sigma, y=None):
+    mu = numpyro.sample("mu", dist.Normal(0, 5))
+    tau = numpyro.sample("tau", dist.HalfCauchy(5))
+    with numpyro.plate("J", J):
+        theta = numpyro.sample("theta", dist.Normal(mu, tau))
+        numpyro.sample("y", dist.Normal(theta, sigma), obs=y)
+
+
+model = es_0 if "--centered" in sys.argv else reparam(es_0, config={"theta": LocScaleReparam(0)})
+mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=5000, num_chains=8, chain_method="vectorized",
+            progress_bar=False)
+mcmc.run(jax.random.PRNGKey(0), J=J, sigma=sigma, y=y)
+stats = summary(mcmc.get_samples(group_by_chain=True), prob=0.9)
+divergences = int(np.sum(mcmc.get_extra_fields()["diverging"]))
+if "--json" in sys.argv:
+    print(json.dumps({k: {s: np.asarray(v).tolist() for s, v in d.items()} for k, d in stats.items()}))
+else:
+    mcmc.print_summary()
+print("divergences", divergences)
