@@ -46,6 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     _format_arg(run)
 
+    prior = sub.add_parser("prior", help="draw from the prior predictive (observed data is ignored)")
+    prior.add_argument("model")
+    prior.add_argument("--data", help="JSON data file for sizes and covariates (default: the sidecar)")
+    prior.add_argument("--samples", type=int, default=1000)
+    prior.add_argument("--seed", type=int, default=0)
+    prior.add_argument("--float64", action="store_true")
+    prior.add_argument("--json", action="store_true")
+    _format_arg(prior)
+
     check = sub.add_parser("check", help="parse and check a model without sampling")
     check.add_argument("model")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
@@ -97,6 +106,36 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def _data_path(args, model) -> Path | None:
+    data_path = Path(args.data) if args.data else find_sidecar(Path(args.model))
+    if data_path is None and model.checked.of_role("data"):
+        raise PplangError([Diagnostic("no-data-file", f"no data file for {args.model}",
+                                      help=f"pass --data FILE or create {Path(args.model).with_suffix('.json')}")],
+                          file=args.model)
+    return data_path
+
+
+def cmd_prior(args) -> int:
+    import numpy as np
+
+    from .compiler import load
+
+    model = load(args.model)
+    _print_warnings(model.warnings, model.source, model.path, args.format == "concise")
+    data_path = _data_path(args, model)
+    draws = model.prior_predictive(str(data_path) if data_path else None, samples=args.samples, seed=args.seed,
+                                   float64=args.float64)
+    stats = {k: {"shape": list(v.shape), "mean": np.mean(v, axis=0).tolist(), "variance": np.var(v, axis=0).tolist()}
+             for k, v in draws.items()}
+    if args.json:
+        print(json.dumps({"variables": stats, "num_samples": args.samples, "seed": args.seed}, indent=2))
+        return 0
+    with np.printoptions(precision=4, suppress=True, linewidth=100):
+        for k, v in draws.items():
+            print(f"Variable: {k}\n  Shape: {v.shape}\n  Mean: {np.mean(v, axis=0)}\n  Variance: {np.var(v, axis=0)}\n")
+    return 0
+
+
 def cmd_run(args) -> int:
     from .compiler import load
 
@@ -105,12 +144,7 @@ def cmd_run(args) -> int:
     compile_s = time.perf_counter() - t0
     concise = args.format == "concise"
     _print_warnings(model.warnings, model.source, model.path, concise)
-    data_path = Path(args.data) if args.data else find_sidecar(Path(args.model))
-    declares_data = bool(model.checked.of_role("data"))
-    if data_path is None and declares_data:
-        raise PplangError([Diagnostic("no-data-file", f"no data file for {args.model}",
-                                      help=f"pass --data FILE or create {Path(args.model).with_suffix('.json')}")],
-                          file=args.model)
+    data_path = _data_path(args, model)
     progress = not args.json and not args.no_progress and sys.stderr.isatty()
     posterior = model.sample(str(data_path) if data_path else None, chains=args.chains, warmup=args.warmup,
                              samples=args.samples, seed=args.seed, chain_method=args.chain_method,
@@ -136,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(explain(args.code))
         return 0
-    handler = {"run": cmd_run, "check": cmd_check, "compile": cmd_compile}[args.command]
+    handler = {"run": cmd_run, "prior": cmd_prior, "check": cmd_check, "compile": cmd_compile}[args.command]
     try:
         return handler(args)
     except PplangError as exc:

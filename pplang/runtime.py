@@ -240,6 +240,15 @@ def format_summary(summary: dict) -> str:
 # ----------------------------------------------------------------------------- the model
 
 
+def _without(checked: CheckedModel, names: set[str]) -> CheckedModel:
+    """A view of ``checked`` whose data declarations exclude ``names`` (for prior predictive)."""
+    import copy
+
+    view = copy.copy(checked)
+    view.symbols = {k: v for k, v in checked.symbols.items() if k not in names}
+    return view
+
+
 class Model:
     """A compiled pplang model. ``python_source`` is the generated NumPyro program; the
     ``numpyro_model`` and ``reparam_config`` attributes execute it (importing JAX) on first use."""
@@ -314,6 +323,33 @@ class Model:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise PplangError([Diagnostic("runtime-error", f"{type(exc).__name__}: {msg}", span)],
                               source=self.source, file=self.path) from None
+
+    def prior_predictive(self, data: dict | str | Path | None = None, *, samples: int = 1000, seed: int = 0,
+                         float64: bool = False, data_file: str | None = None) -> dict[str, np.ndarray]:
+        """Draw every latent, deterministic and observed quantity from the prior: observed data is
+        dropped (only sizes and covariates are used), as ``Predictive(model, num_samples)``."""
+        import jax
+
+        if float64:
+            jax.config.update("jax_enable_x64", True)
+        from numpyro.infer import Predictive
+
+        observed = {s.lhs.name for s in self.program.statements
+                    if isinstance(s, ir.Sample) and self.checked.sites[id(s)].observed}
+        if isinstance(data, (str, Path)):
+            data_file, data = str(data), read_data_file(data)
+        data = {k: v for k, v in (data or {}).items() if k not in observed}
+        checked_view = _without(self.checked, observed)
+        try:
+            values, self.data_warnings = prepare_data(checked_view, data, data_file)
+        except PplangError as exc:
+            exc.source, exc.file = exc.source or self.source, exc.file or self.path
+            raise
+        derived = self._run_located(lambda: self._module()["transform_data"](**values, **{k: None for k in observed}))
+        kwargs = {**values, **derived}
+        draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
+            jax.random.PRNGKey(seed), **kwargs))
+        return {k: np.asarray(v) for k, v in draws.items() if not k.startswith("_pp")}
 
     def sample(self, data: dict | str | Path | None = None, *, chains: int = 8, warmup: int = 1000,
                samples: int = 5000, seed: int = 0, chain_method: str = "vectorized",

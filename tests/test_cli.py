@@ -137,3 +137,25 @@ def test_missing_model_file():
 def test_explain():
     r = pplang("explain", "unbound-index")
     assert r.returncode == 0 and "unbound-index" in r.stdout
+
+
+def test_prior_predictive_matches_the_analytic_prior():
+    """mu ~ Normal(0, 5): with 4000 draws the mean's Monte Carlo sd is 5/sqrt(4000) = 0.079 and the
+    variance's is about 25*sqrt(2/4000) = 0.56; the bounds are 4 of those."""
+    r = pplang("prior", EXAMPLES / "eight_schools.ppl", "--samples", 4000, "--seed", 1, "--json")
+    assert r.returncode == 0, r.stderr
+    v = json.loads(r.stdout)["variables"]
+    assert v["mu"]["shape"] == [4000] and v["y"]["shape"] == [4000, 8] and v["theta"]["shape"] == [4000, 8]
+    assert abs(v["mu"]["mean"]) < 4 * 0.079
+    assert abs(v["mu"]["variance"] - 25) < 4 * 0.56
+    r = pplang("prior", EXAMPLES / "eight_schools_centered.ppl", "--samples", 10)
+    assert r.returncode == 0 and "Variable: tau" in r.stdout and "Shape: (10, 8)" in r.stdout
+
+
+def test_check_does_not_import_jax():
+    code = ("import sys, pplang.cli; rc = pplang.cli.main(['check', %r]);"
+            "assert 'jax' not in sys.modules and 'numpyro' not in sys.modules; sys.exit(rc)"
+            % str(EXAMPLES / "eight_schools.ppl"))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr
