@@ -150,7 +150,12 @@ def cmd_run(args) -> int:
                              samples=args.samples, seed=args.seed, chain_method=args.chain_method,
                              progress_bar=progress, float64=args.float64)
     posterior.timing["compile_s"] = compile_s
+    from .advice import sampling_diagnostics
+
+    advice = sampling_diagnostics(model, posterior)
     summary = posterior.summary()
+    summary["warnings"] = [{"code": d.code, "message": d.message, "line": d.span.line or None, "help": d.help}
+                           for d in advice]
     summary["model"] = str(args.model)
     summary["data"] = str(data_path) if data_path else None
     if args.json:
@@ -158,7 +163,8 @@ def cmd_run(args) -> int:
     else:
         from .runtime import format_summary
 
-        print(format_summary(summary))
+        print(format_summary(summary), flush=True)
+    _print_warnings(advice, model.source, model.path, concise)
     return 0
 
 

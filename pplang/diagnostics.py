@@ -109,6 +109,37 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "evaluating the model failed",
         "An error occurred while running the compiled model; the message names the statement.",
     ),
+    "divergent-transitions": (
+        "some NUTS transitions diverged",
+        "A divergence means the numerical integrator met curvature it could not follow; the draws "
+        "near that region are missing, so estimates may be biased. The usual cures are a "
+        "non-centred parameterisation (`noncentered`) or a higher target acceptance rate.",
+    ),
+    "funnel-reparam": (
+        "a centred hierarchical statement forms a funnel with its scale",
+        "`theta[n] ~ Normal(mu, tau)` with a latent `tau` makes the posterior a funnel: when tau "
+        "is small, theta is squeezed and the sampler diverges. Adding `noncentered` samples "
+        "standardised theta instead (theta = mu + tau * z), which removes the funnel.",
+    ),
+    "high-rhat": (
+        "R-hat above 1.01: the chains have not converged to the same distribution",
+        "Rank-normalised split R-hat compares chains; values above 1.01 mean the chains disagree.",
+    ),
+    "low-ess": (
+        "few effective draws for some quantities",
+        "Bulk ESS measures the information about the centre of a distribution, tail ESS about its "
+        "5% and 95% quantiles; below 100 per chain the estimates are too noisy to trust.",
+    ),
+    "max-treedepth": (
+        "transitions hit the maximum tree depth",
+        "NUTS stopped doubling its trajectory at the depth limit. This costs time and suggests "
+        "strong correlations or badly scaled parameters.",
+    ),
+    "low-ebfmi": (
+        "low energy Bayesian fraction of missing information",
+        "E-BFMI below 0.3 means the momentum resampling barely changes the energy level, so the "
+        "sampler explores the tails slowly (heavy tails or funnels).",
+    ),
     "improper-prior": (
         "a parameter has no prior: its density is flat over its support",
         "A declared parameter without a sampling statement gets an improper flat prior over its "

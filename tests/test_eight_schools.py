@@ -101,12 +101,3 @@ def test_summary_names_are_one_based_and_include_deterministics(eight_schools_da
     assert set(row) == {"mean", "sd", "median", "q5", "q95", "n_eff", "r_hat"}
     assert s["num_chains"] == 2 and s["num_samples"] == 100 and s["seed"] == 0
     assert np.isclose(row["mean"], post.samples["theta"][:, 2].mean())
-
-
-@pytest.mark.slow
-def test_centered_funnel_diverges_at_seed_settings_and_noncentered_does_not(eight_schools_data):
-    """The seed: es_0 gives ~1000 divergences at 8 chains x (1000 + 5000); non-centred a handful."""
-    centered = pplang.load(EXAMPLES / "eight_schools_centered.ppl").sample(eight_schools_data, seed=0)
-    noncentered = pplang.load(EXAMPLES / "eight_schools.ppl").sample(eight_schools_data, seed=0)
-    assert centered.num_divergences >= 200
-    assert noncentered.num_divergences * 20 < centered.num_divergences

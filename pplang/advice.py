@@ -1,0 +1,174 @@
+"""Diagnostics after sampling: convergence warnings, and advice that points at the statement.
+
+``sampling_diagnostics(model, posterior)`` returns warnings for divergences, R-hat > 1.01, low
+bulk/tail ESS, saturated tree depth and low E-BFMI, each with a one-line explanation. When there are
+divergences it looks for the funnel pattern — a centred location-scale statement whose scale is
+itself a latent (``theta[n] ~ Normal(mu, tau)``) — and suggests ``noncentered`` at that statement's
+line, with the rewritten line and the evidence from where the divergent transitions sit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ir
+from .checks import names_in
+from .diagnostics import Diagnostic
+from .runtime import flat_names
+
+RHAT_MAX = 1.01
+ESS_MIN_PER_CHAIN = 100  # Stan's rule of thumb: 100 per chain
+EBFMI_MIN = 0.3
+
+
+def _normal_scores(x: np.ndarray) -> np.ndarray:
+    """Rank-normalise draws (chains, draws) pooled over chains (Vehtari et al. 2021)."""
+    from scipy.special import ndtri
+    from scipy.stats import rankdata
+
+    flat = x.reshape(-1)
+    ranks = rankdata(flat, method="average")
+    return ndtri((ranks - 0.375) / (flat.size + 0.25)).reshape(x.shape)
+
+
+def _split(x: np.ndarray) -> np.ndarray:
+    half = x.shape[1] // 2
+    return np.concatenate([x[:, :half], x[:, half: 2 * half]], axis=0)
+
+
+def rank_rhat(x: np.ndarray) -> float:
+    """Rank-normalised split R-hat (the max of the bulk and folded versions) for (chains, draws)."""
+    from numpyro.diagnostics import gelman_rubin
+
+    if x.shape[1] < 4 or np.ptp(x) == 0:
+        return float("nan")
+    bulk = gelman_rubin(_split(_normal_scores(x)))
+    folded = gelman_rubin(_split(_normal_scores(np.abs(x - np.median(x)))))
+    return float(max(bulk, folded))
+
+
+def ess_bulk(x: np.ndarray) -> float:
+    from numpyro.diagnostics import effective_sample_size
+
+    if np.ptp(x) == 0:
+        return float("nan")
+    return float(effective_sample_size(_split(_normal_scores(x))))
+
+
+def ess_tail(x: np.ndarray) -> float:
+    from numpyro.diagnostics import effective_sample_size
+
+    if np.ptp(x) == 0:
+        return float("nan")
+    out = []
+    for q in (0.05, 0.95):
+        ind = (x <= np.quantile(x, q)).astype(float)
+        out.append(float(effective_sample_size(_split(ind))) if np.ptp(ind) > 0 else float("nan"))
+    return min(out)
+
+
+def funnel_statements(model) -> list[ir.Sample]:
+    """Centred location-scale latent statements whose scale depends on a latent."""
+    latent_roles = ("param", "latent", "deterministic")
+    found = []
+    for stmt in model.program.statements:
+        if not isinstance(stmt, ir.Sample) or not isinstance(stmt.annotation, ir.Centered):
+            continue
+        site = model.checked.sites.get(id(stmt))
+        if site is None or site.observed or not site.dist.locscale or site.method != "direct":
+            continue
+        args = dict(zip(site.dist.params, stmt.dist.args)) | dict(stmt.dist.kwargs)
+        scale = args.get("scale")
+        if scale is None:
+            continue
+        if any(model.checked.symbols.get(n) is not None and model.checked.symbols[n].role in latent_roles
+               for n in names_in(scale)):
+            found.append(stmt)
+    return found
+
+
+def _scale_evidence(stmt: ir.Sample, model, posterior, diverging: np.ndarray) -> str | None:
+    site = model.checked.sites[id(stmt)]
+    scale = (dict(zip(site.dist.params, stmt.dist.args)) | dict(stmt.dist.kwargs))["scale"]
+    if not isinstance(scale, ir.Name):
+        return None
+    draws = posterior.mcmc.get_samples(group_by_chain=True).get(scale.id)
+    if draws is None or np.ndim(draws) != 2 or not diverging.any():
+        return None
+    draws = np.asarray(draws)
+    q25 = np.quantile(draws, 0.25)
+    frac = float(np.mean(draws[diverging] <= q25))
+    return (f"{100 * frac:.0f}% of the divergent transitions have {scale.id} in its lowest quarter "
+            f"({scale.id} <= {q25:.3g}), where the funnel's neck is")
+
+
+def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
+    """Warnings about the run, with advice located at the model's statements."""
+    out: list[Diagnostic] = []
+    extra = posterior.mcmc.get_extra_fields(group_by_chain=True)
+    diverging = np.asarray(extra.get("diverging", np.zeros((1, 1), bool)))
+    n_div = int(diverging.sum())
+    total = diverging.size
+    if n_div:
+        out.append(Diagnostic("divergent-transitions",
+                              f"{n_div} of {total} transitions diverged: the sampler met curvature it could not "
+                              "follow, and the draws may be biased", severity="warning"))
+        for stmt in funnel_statements(model):
+            line = model.source.splitlines()[stmt.span.line - 1]
+            end = stmt.span.end_column - 1 if stmt.span.end_line == stmt.span.line else len(line)
+            rewritten = line[:end].rstrip() + " noncentered" + line[end:]
+            evidence = _scale_evidence(stmt, model, posterior, diverging)
+            name = stmt.lhs.name
+            msg = (f'"{name}" is centred but its scale is a parameter: the funnel between them is the usual '
+                   "cause of divergences" + (f"; {evidence}" if evidence else ""))
+            out.append(Diagnostic("funnel-reparam", msg, stmt.span, f"write it non-centred:  {rewritten.strip()}",
+                                  severity="warning"))
+    grouped = posterior.mcmc.get_samples(group_by_chain=True)
+    chains = posterior.num_chains
+    bad_rhat, low_bulk, low_tail = [], [], []
+    if chains > 1:
+        for name in posterior.reported:
+            if name not in grouped:
+                continue
+            arr = np.asarray(grouped[name], dtype=float)
+            for label, idx in flat_names(name, arr.shape[2:]):
+                x = arr[(slice(None), slice(None)) + idx]
+                r = rank_rhat(x)
+                if r > RHAT_MAX:
+                    bad_rhat.append((label, r))
+                if ess_bulk(x) < ESS_MIN_PER_CHAIN * chains:
+                    low_bulk.append(label)
+                if ess_tail(x) < ESS_MIN_PER_CHAIN * chains:
+                    low_tail.append(label)
+    if bad_rhat:
+        worst = max(bad_rhat, key=lambda t: t[1])
+        out.append(Diagnostic("high-rhat", f"R-hat above {RHAT_MAX} for {len(bad_rhat)} quantities (worst: "
+                              f"{worst[0]} {worst[1]:.3f}): the chains disagree, so they have not converged",
+                              severity="warning", help="run longer, or reparameterise"))
+    for label, names in (("bulk", low_bulk), ("tail", low_tail)):
+        if names:
+            out.append(Diagnostic("low-ess", f"low {label} effective sample size (< {ESS_MIN_PER_CHAIN} per chain) "
+                                  f"for {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}: estimates of "
+                                  f"{'the centre' if label == 'bulk' else 'the quantiles'} are noisy",
+                                  severity="warning", help="draw more samples"))
+    num_steps = extra.get("num_steps")
+    if num_steps is not None:
+        max_depth = getattr(posterior.mcmc.sampler, "_max_tree_depth", 10)
+        max_depth = max_depth[1] if isinstance(max_depth, tuple) else max_depth
+        saturated = int(np.sum(np.asarray(num_steps) >= 2 ** max_depth - 1))
+        if saturated:
+            out.append(Diagnostic("max-treedepth", f"{saturated} of {total} transitions hit the maximum tree depth "
+                                  f"({max_depth}): the sampler is taking very long trajectories", severity="warning",
+                                  help="this signals strong posterior correlations or poor scaling; "
+                                  "standardise predictors or reparameterise"))
+    energy = extra.get("energy")
+    if energy is not None:
+        e = np.asarray(energy, dtype=float)
+        if e.ndim == 2 and e.shape[1] > 2:
+            bfmi = np.sum(np.diff(e, axis=1) ** 2, axis=1) / np.sum((e - e.mean(axis=1, keepdims=True)) ** 2, axis=1)
+            low = [f"chain {i + 1}: {b:.2f}" for i, b in enumerate(bfmi) if b < EBFMI_MIN]
+            if low:
+                out.append(Diagnostic("low-ebfmi", f"low E-BFMI ({', '.join(low)}; below {EBFMI_MIN}): the momentum "
+                                      "resampling explores the energy poorly, often a heavy-tailed or funnel "
+                                      "posterior", severity="warning", help="reparameterise"))
+    return out

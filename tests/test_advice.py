@@ -1,0 +1,46 @@
+"""After sampling: warnings that point at the statement to fix."""
+
+import numpy as np
+import pytest
+
+import pplang
+from pplang.advice import ess_bulk, funnel_statements, rank_rhat, sampling_diagnostics
+from conftest import EXAMPLES
+
+
+def test_funnel_pattern_is_found_statically():
+    centered = pplang.load(EXAMPLES / "eight_schools_centered.ppl")
+    (stmt,) = funnel_statements(centered)
+    assert stmt.lhs.name == "theta" and stmt.span.line == 8
+    assert funnel_statements(pplang.load(EXAMPLES / "eight_schools.ppl")) == []
+    assert funnel_statements(pplang.load(EXAMPLES / "eight_schools_manual.ppl")) == []
+
+
+def test_rank_diagnostics_on_known_draws():
+    rng = np.random.default_rng(0)
+    iid = rng.normal(size=(4, 1000))
+    assert abs(rank_rhat(iid) - 1) < 0.01
+    assert 3000 < ess_bulk(iid) < 5000
+    stuck = iid + np.arange(4)[:, None]  # chains centred at different places
+    assert rank_rhat(stuck) > 1.5
+
+
+@pytest.mark.slow
+def test_centered_divergences_point_at_theta_and_the_fix_removes_them(eight_schools_data):
+    """At the seed's settings (8 chains, 1000 warmup, 5000 draws, seed 0)."""
+    centered = pplang.load(EXAMPLES / "eight_schools_centered.ppl")
+    post = centered.sample(eight_schools_data, seed=0)
+    warnings = sampling_diagnostics(centered, post)
+    codes = [w.code for w in warnings]
+    assert "divergent-transitions" in codes
+    (funnel,) = [w for w in warnings if w.code == "funnel-reparam"]
+    assert funnel.span.line == 8 and "theta" in funnel.message
+    assert funnel.help.endswith("theta[n] ~ Normal(mu, tau) noncentered")
+    assert "lowest quarter" in funnel.message
+
+    fixed_source = centered.source.replace("theta[n] ~ Normal(mu, tau)", funnel.help.split(":  ", 1)[1])
+    fixed = pplang.compile(fixed_source, "fixed.ppl")
+    post_fixed = fixed.sample(eight_schools_data, seed=0)
+    assert post.num_divergences >= 200
+    assert post_fixed.num_divergences * 100 < post.num_divergences
+    assert not any(w.code == "funnel-reparam" for w in sampling_diagnostics(fixed, post_fixed))
