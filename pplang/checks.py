@@ -14,10 +14,10 @@ from typing import assert_never
 
 from . import ir
 from .diagnostics import Diagnostic, PplangError
-from .distributions import REGISTRY, DistInfo
+from .distributions import POSITIVE_PARAMS, REGISTRY, DistInfo
 from .functions import FUNCTIONS
 
-RESERVED = {"data", "param", "target", "for", "in", "T", "noncentered", "centered", "partial", "auto"}
+RESERVED = {"data", "param", "target", "for", "in", "noncentered", "centered", "partial", "auto"}
 VECTOR_TYPES = {"vector", "simplex", "ordered", "positive_ordered"}
 MATRIX_TYPES = {"matrix", "cholesky_factor_corr", "cov_matrix", "corr_matrix", "cholesky_factor_cov"}
 
@@ -83,6 +83,20 @@ class SizeCheck:
     what: str
 
 
+@dataclass(frozen=True)
+class LoopInfo:
+    """A ``for`` loop rendered as ``jax.lax.scan``: ``defined`` names (in body order) get their
+    elements lo..hi from the loop; ``recursive`` ones also read ``x[t - 1]`` and take their first
+    elements 1..lo-1 from the definitions ``inits[name]`` written before the loop."""
+
+    var: str
+    lo: ir.Expr
+    hi: ir.Expr
+    defined: tuple[str, ...]
+    recursive: tuple[str, ...]
+    inits: dict[str, tuple[ir.Define, ...]]
+
+
 @dataclass
 class CheckedModel:
     """Everything lowering needs, derived once."""
@@ -95,6 +109,9 @@ class CheckedModel:
     reparam: dict[str, ir.Annotation] = field(default_factory=dict)
     size_checks: list[SizeCheck] = field(default_factory=list)
     flat_params: set[str] = field(default_factory=set)
+    loops: dict[int, LoopInfo] = field(default_factory=dict)
+    init_defines: dict[int, str] = field(default_factory=dict)
+    range_sizes: dict[int, ir.Expr] = field(default_factory=dict)
     warnings: list[Diagnostic] = field(default_factory=list)
 
     def of_role(self, *roles: str) -> list[Symbol]:
@@ -130,6 +147,8 @@ def names_in(expr) -> set[str]:
             return names_in(t) | names_in(a) | names_in(b)
         case ir.ArrayLit(items=items):
             return set().union(*(names_in(i) for i in items))
+        case ir.Range(lo=lo, hi=hi):
+            return names_in(lo) | names_in(hi)
         case _:
             assert_never(expr)
 
@@ -156,6 +175,8 @@ class _Checker:
         self.out = CheckedModel(program, self.symbols)
         self.prior_of: dict[str, ir.Sample] = {}
         self.plates: tuple[Plate, ...] = ()
+        self.loop_var: str | None = None
+        self.inits: dict[str, list[ir.Define]] = {}
 
     # ------------------------------------------------------------------ helpers
     def err(self, code, msg, span, help=None):
@@ -187,9 +208,48 @@ class _Checker:
                 self.warn("improper-prior",
                           f'parameter "{name}" has no prior: its density is flat (improper) over its declared support',
                           decl.name_span, f"add a prior, e.g. `{name} ~ Normal(0, 10)`, unless a flat prior is intended")
+        used = _used_names(tuple(s for s in self.program.statements if not isinstance(s, ir.DataDecl)))
+        used |= _used_names(tuple(s.type for s in self.program.statements if isinstance(s, ir.DataDecl)))
+        for stmt in self.program.statements:
+            if isinstance(stmt, ir.DataDecl) and stmt.name not in used:
+                self.warn("unused-data", f'data "{stmt.name}" is declared but never used', stmt.name_span,
+                          "remove the declaration, or use it in the model")
         if self.errors:
             raise PplangError(self.errors, warnings=self.out.warnings)
         return self.out
+
+    def can_be_negative(self, e: ir.Expr) -> str | None:
+        """The name of a quantity in ``e`` whose declared support allows negative values, if ``e``
+        is just that quantity (or an element of it)."""
+        name = e.id if isinstance(e, ir.Name) else e.base.id if isinstance(e, ir.Index) else None
+        sym = self.symbols.get(name) if name else None
+        if sym is None:
+            return None
+        if sym.role in ("data", "param") and sym.type is not None and sym.type.base in ("real", "vector", "matrix", "int"):
+            lo = sym.type.bound("lower")
+            if lo is None or (isinstance(lo, ir.Num) and lo.value < 0):
+                return name
+        if sym.role == "latent" and isinstance(sym.decl, ir.Sample):
+            info = REGISTRY.get(sym.decl.dist.dist)
+            if info is not None and info.support == "real" and sym.decl.dist.truncation is None:
+                return name
+        return None
+
+    def pedantic(self, stmt: ir.Sample, info: DistInfo, args: dict[str, ir.Expr], sym: Symbol | None) -> None:
+        """Stan-style pedantic warnings about one sampling statement."""
+        for pname, expr in args.items():
+            if pname in POSITIVE_PARAMS:
+                culprit = self.can_be_negative(expr)
+                if culprit:
+                    self.warn("negative-scale", f'the {pname} of {info.name} must be positive, but "{culprit}" '
+                              "can be negative", expr.span,
+                              f"declare {culprit} with <lower=0>, or give it a positive distribution")
+        if info.name == "Uniform" and sym is not None and sym.role == "param" and sym.type is not None:
+            lo, hi = sym.type.bound("lower"), sym.type.bound("upper")
+            if (lo, hi) != (args.get("low"), args.get("high")):
+                self.warn("uniform-bounds", f'the Uniform prior of "{sym.name}" does not match its declared bounds',
+                          stmt.dist.span, f"declare {sym.name} with <lower=..., upper=...> equal to the Uniform's "
+                          "bounds, so the sampler never leaves the prior's support")
 
     def statement(self, stmt: ir.Stmt, decl_params, sampled) -> None:
         self.plates = ()
@@ -212,12 +272,14 @@ class _Checker:
                 self.declare(Symbol(name, "param", "real", self.type_dims(t), stmt, t), stmt.name_span)
             case ir.Sample():
                 self.sample(stmt)
+            case ir.Define(lhs=lhs) if lhs.indices and isinstance(lhs.indices[0], ir.Num):
+                self.init_define(stmt)
             case ir.Define():
                 self.define(stmt)
             case ir.Target(value=value):
                 self.expr(value)
             case ir.For():
-                self.err("unsupported", "for loops are not supported yet", stmt.span)
+                self.for_loop(stmt)
             case _:
                 assert_never(stmt)
 
@@ -240,7 +302,9 @@ class _Checker:
         return t.dims
 
     # ------------------------------------------------------------------ plates
-    def bind_plates(self, lhs: ir.Lhs, stmt) -> tuple[Plate, ...] | None:
+    def bind_plates(self, lhs: ir.Lhs, stmt, offset: int = 0) -> tuple[Plate, ...] | None:
+        """Plates for the lhs index variables; ``offset`` leading dimensions of the symbol are
+        addressed by a loop variable or a constant, not by these indices."""
         sym = self.symbols.get(lhs.name)
         names = []
         for j, idx in enumerate(lhs.indices):
@@ -252,8 +316,8 @@ class _Checker:
         sizes = []
         for j, index in enumerate(names):
             size = None
-            if sym is not None and j < len(sym.dims):
-                size = sym.dims[j]
+            if sym is not None and j + offset < len(sym.dims):
+                size = sym.dims[j + offset]
             if size is None:
                 size = self.infer_range(index, _indexings(stmt, [])) or self.infer_range(
                     index, _indexings(self.program.statements, []))
@@ -263,7 +327,7 @@ class _Checker:
                          f"or use {index} to index a declared array")
                 return None
             sizes.append(size)
-        if sym is not None and len(names) > len(sym.dims):
+        if sym is not None and len(names) > len(sym.dims) - offset:
             self.err("shape-mismatch", f'"{lhs.name}" has {len(sym.dims)} dimensions but {len(names)} indices',
                      lhs.span)
             return None
@@ -296,8 +360,8 @@ class _Checker:
         if plates is None:
             return
         self.plates = plates
-        observed = sym is not None and sym.role == "data"
-        if sym is not None and sym.role not in ("data", "param"):
+        observed = sym is not None and sym.role in ("data", "derived")
+        if sym is not None and sym.role not in ("data", "derived", "param"):
             self.err("duplicate-definition", f'"{lhs.name}" already has a distribution or definition '
                      f"(line {sym.decl.span.line})", lhs.span)
             return
@@ -336,6 +400,7 @@ class _Checker:
         self.out.plates[id(stmt)] = plates
         for name, vt in arg_types.items():
             self.check_arg_shape(vt, implicit, info, args[name], stmt)
+        self.pedantic(stmt, info, args, sym)
         method = "direct"
         if observed:
             if not isinstance(stmt.annotation, ir.Centered):
@@ -352,7 +417,12 @@ class _Checker:
                 self.err("invalid-type", f'"{lhs.name}" would be a discrete latent variable ({info.name}); '
                          "NUTS needs continuous parameters", stmt.dist.dist_span,
                          "marginalise it with `target += log_sum_exp(...)`")
-            if not isinstance(stmt.annotation, ir.Centered):
+            if isinstance(stmt.annotation, ir.Auto):
+                self.err("unsupported", "the `auto` parameterisation is not available yet", stmt.annotation.span,
+                         "use `noncentered`, or `partial(c)` with 0 <= c <= 1")
+            elif isinstance(stmt.annotation, ir.Partial) and not 0 <= stmt.annotation.centered <= 1:
+                self.err("reparam-unsupported", "partial(c) needs 0 <= c <= 1", stmt.annotation.span)
+            elif not isinstance(stmt.annotation, ir.Centered):
                 if not info.locscale or method != "direct":
                     self.err("reparam-unsupported", f"{info.name} is not a location-scale family with real support; "
                              f"it cannot be {_ann_word(stmt.annotation)}", stmt.annotation.span)
@@ -437,6 +507,124 @@ class _Checker:
         self.declare(Symbol(lhs.name, "deterministic", "real", tuple(p.size for p in plates) + vt.dims, stmt),
                      lhs.span)
 
+    # ------------------------------------------------------------------ loops
+    def init_define(self, stmt: ir.Define) -> None:
+        """``x[1] = e`` (or ``x[1, k] = e``): a first element of an array completed by a for loop."""
+        lhs = stmt.lhs
+        first = lhs.indices[0]
+        if not first.is_int or first.value < 1 or self.loop_var is not None:
+            self.err("invalid-lhs", "a definition of one element needs a whole-number index >= 1", first.span)
+            return
+        if lhs.name in self.symbols:
+            self.err("duplicate-definition", f'"{lhs.name}" is already defined at line '
+                     f"{self.symbols[lhs.name].decl.span.line}", lhs.span)
+            return
+        plates = self.bind_plates(ir.Lhs(lhs.name, lhs.indices[1:], lhs.span), stmt)
+        if plates is None:
+            return
+        self.plates = plates
+        self.out.plates[id(stmt)] = plates
+        if self.expr(stmt.value) is None:
+            return
+        self.inits.setdefault(lhs.name, []).append(stmt)
+        self.out.init_defines[id(stmt)] = lhs.name
+
+    def elem_dims(self, stmt: ir.Define) -> tuple[ir.Expr, ...]:
+        vt = self.out.types[id(stmt.value)]
+        return tuple(p.size for p in self.out.plates[id(stmt)]) + vt.dims
+
+    def for_loop(self, stmt: ir.For) -> None:
+        var = stmt.var
+        if self.loop_var is not None:
+            self.err("unsupported", "nested for loops are not supported", stmt.span,
+                     "index the inner dimension with a plate variable, as in x[t, k] = ...")
+            return
+        for bound in (stmt.lo, stmt.hi):
+            vt = self.expr(bound)
+            if vt is not None and (vt.base != "int" or vt.dims or not constant_expr(bound, self.symbols)):
+                self.err("invalid-type", "loop bounds must be integer data", bound.span)
+                return
+        if var in self.symbols or var in RESERVED:
+            self.err("duplicate-definition", f'the loop variable "{var}" is already a name in the model', stmt.span)
+            return
+        defined: list[str] = []
+        for b in stmt.body:
+            if not isinstance(b, ir.Define):
+                self.err("unsupported", "a for loop may only define values (x[t] = ...)", b.span,
+                         "write sampling statements and target += after the loop: y[t] ~ Normal(mu, sigma[t]) "
+                         "is vectorised over t")
+                return
+            if not b.lhs.indices or b.lhs.indices[0] != ir.Name(var):
+                self.err("invalid-lhs", f"inside `for {var}`, define elements {b.lhs.name}[{var}] or "
+                         f"{b.lhs.name}[{var}, k]", b.lhs.span)
+                return
+            if b.lhs.name in defined:
+                self.err("duplicate-definition", f'"{b.lhs.name}" is defined twice in the loop', b.lhs.span)
+                return
+            defined.append(b.lhs.name)
+        recursive = [n for n in defined if n in self.inits]
+        start = int(stmt.lo.value) if isinstance(stmt.lo, ir.Num) else None
+        for name in defined:
+            got = sorted(int(d.lhs.indices[0].value) for d in self.inits.get(name, []))
+            if start is None and got or start is not None and got != list(range(1, start)):
+                first = f"{name}[1]" if start in (None, 2) else f"{name}[1] .. {name}[{start - 1}]"
+                self.err("unsupported", f'the loop defines "{name}" from index {start or "lo"}: '
+                         f"{first} must be defined before the loop, each once", stmt.span,
+                         "start the loop at a number, e.g. `for t in 2:T`" if start is None
+                         else f"add `{name}[1] = ...` before the loop")
+                return
+            if name in self.inits:
+                dims = self.elem_dims(self.inits[name][0])
+                self.declare(Symbol(name, "deterministic", "real", (stmt.hi,) + dims, stmt), stmt.span)
+        self.loop_var = var
+        try:
+            for i, b in enumerate(stmt.body):
+                self.loop_body_define(b, stmt, defined[:i], defined, recursive)
+        finally:
+            self.loop_var = None
+        self.out.loops[id(stmt)] = LoopInfo(var, stmt.lo, stmt.hi, tuple(defined), tuple(recursive),
+                                            {n: tuple(self.inits[n]) for n in recursive})
+
+    def loop_body_define(self, b: ir.Define, loop: ir.For, before, defined, recursive) -> None:
+        self.plates = ()
+        var = loop.var
+        lag = ir.BinOp("-", ir.Name(var), ir.Num(1.0, True))
+        for node in _indexings(b.value, []):
+            name = node.base.id
+            if name not in defined:
+                continue
+            first = node.indices[0] if node.indices else None
+            if first == lag and name in recursive or first == ir.Name(var) and name in before:
+                continue
+            help_ = (f"define {name}[1] before the loop to make it a recursion" if first == lag
+                     else f"inside the loop, read {name}[{var} - 1] or (once defined above) {name}[{var}]")
+            self.err("unsupported", f'"{name}" cannot be read here', node.span, help_)
+            return
+        plates = self.bind_plates(ir.Lhs(b.lhs.name, b.lhs.indices[1:], b.lhs.span), b, offset=1)
+        if plates is None:
+            return
+        self.plates = plates
+        self.out.plates[id(b)] = plates
+        vt = self.expr(b.value)
+        if vt is None:
+            return
+        if b.lhs.name in recursive:
+            want = self.symbols[b.lhs.name].dims[1:]
+            got = self.elem_dims(b)
+            if len(want) != len(got):
+                self.err("shape-mismatch", f'"{b.lhs.name}" has {len(want)} dimension(s) per step before the '
+                         f"loop but {len(got)} inside it", b.span)
+                return
+            for x, y in zip(want, got):
+                self.size_equal(x, y, b.span, f'size of "{b.lhs.name}" before and inside the loop')
+        else:
+            if not (isinstance(loop.lo, ir.Num) and loop.lo.value == 1):
+                self.err("unsupported", f'"{b.lhs.name}" would have no elements before index {ir.dump(loop.lo)}',
+                         b.lhs.span, f"define {b.lhs.name}[1] before the loop, or start it at 1")
+                return
+            self.declare(Symbol(b.lhs.name, "deterministic", "real", (loop.hi,) + self.elem_dims(b), b),
+                         b.lhs.span)
+
     # ------------------------------------------------------------------ expressions
     def expr(self, e: ir.Expr) -> VType | None:
         vt = self._expr(e)
@@ -456,6 +644,8 @@ class _Checker:
                 for p in self.plates:
                     if p.index == name:
                         return VType("int", (name,))
+                if name == self.loop_var:
+                    return VType("int")
                 sym = self.symbols.get(name)
                 if sym is None:
                     return self.unknown(name, e.span)
@@ -502,6 +692,9 @@ class _Checker:
                     return None
                 base = "real" if "real" in (ta.base, tb.base) else ta.base
                 return VType(base, self.plate_order(tt.plates, ta.plates, tb.plates), ta.dims or tb.dims or tt.dims)
+            case ir.Range():
+                self.err("invalid-type", "a range lo:hi can only be used as an index, as in y[2:N]", e.span)
+                return None
             case ir.ArrayLit(items=items):
                 types = [self.expr(i) for i in items]
                 if None in types:
@@ -529,7 +722,16 @@ class _Checker:
                      f"indices", e.span)
             return None
         plates: list[tuple[str, ...]] = []
+        kept: list[ir.Expr] = []
+        range_plates: tuple[str, ...] = ()
         for j, idx in enumerate(indices):
+            if isinstance(idx, ir.Range):
+                size = self.range_size(idx)
+                if size is None:
+                    return None
+                kept.append(size)
+                range_plates = self.out.types[id(idx)].plates
+                continue
             vt = self.expr(idx)
             if vt is None:
                 return None
@@ -542,7 +744,30 @@ class _Checker:
                 self.size_equal(plate.size, sym.dims[j], idx.span,
                                 f'range of "{idx.id}" vs size of "{base.id}" along dimension {j + 1}')
             plates.append(vt.plates)
-        return VType(sym.base, self.plate_order(*plates), sym.dims[len(indices):])
+        if kept and (len(kept) > 1 or any(p for p in plates)):
+            self.err("unsupported", "a range index can be combined only with single-number indices, "
+                     "and only one range per indexing", e.span, "take the slice in a separate definition first")
+            return None
+        return VType(sym.base, self.plate_order(range_plates, *plates), tuple(kept) + sym.dims[len(indices):])
+
+    def range_size(self, r: ir.Range) -> ir.Expr | None:
+        """The size hi - lo + 1 of a range index, which must not vary along plates."""
+        tl, th = self.expr(r.lo), self.expr(r.hi)
+        if tl is None or th is None:
+            return None
+        if tl.base != "int" or th.base != "int" or tl.dims or th.dims:
+            self.err("invalid-type", "range bounds must be integers", r.span)
+            return None
+        self.out.types[id(r)] = VType("int", self.plate_order(tl.plates))
+        if th.plates:
+            self.out.types[id(r)] = VType("int", self.plate_order(tl.plates, th.plates))
+        size = _linear_size(r.lo, r.hi, {p.index for p in self.plates} | {self.loop_var})
+        if size is None:
+            self.err("unsupported", "the length of this range must not depend on plate or loop indices",
+                     r.span, "write it as t:(t + K - 1), whose length K is known")
+        else:
+            self.out.range_sizes[id(r)] = size
+        return size
 
     def matmul(self, ta: VType, tb: VType, plates, e) -> VType | None:
         if ta.rank == 0 or tb.rank == 0 or ta.rank > 2 or tb.rank > 2:
@@ -578,13 +803,108 @@ class _Checker:
                 self.err("shape-mismatch", f"{e.func} needs a vector or array argument", e.span)
                 return None
             return VType(base, plates, ())
-        if info.kind == "vector":
-            if types[0].rank != 1:
-                self.err("shape-mismatch", f"{e.func} needs a vector argument", e.span)
+        if info.kind in ("vector", "dot", "gram"):
+            if types[0].rank != 1 or info.kind == "dot" and types[1].rank != 1:
+                self.err("shape-mismatch", f"{e.func} needs vector arguments", e.span)
+                return None
+            if info.kind == "dot":
+                self.size_equal(types[0].dims[0], types[1].dims[0], e.span, f"sizes of the vectors in {e.func}")
+                return VType("real", plates, ())
+            if info.kind == "gram":
+                return VType("real", plates, (types[0].dims[0], types[0].dims[0]))
+            return VType("real", plates, types[0].dims)
+        if info.kind == "same":
+            if types[0].rank != 2:
+                self.err("shape-mismatch", f"{e.func} needs a matrix as its first argument", e.span)
                 return None
             return VType("real", plates, types[0].dims)
+        if info.kind == "fill":
+            if types[1].base != "int" or types[1].dims or not constant_expr(e.args[1], self.symbols):
+                self.err("invalid-type", f"the size given to {e.func} must be integer data", e.args[1].span)
+                return None
+            return VType("real", plates, (e.args[1],))
+        if info.kind == "stack_cols":
+            rows = [t.dims for t in types if t.dims]
+            if not rows or any(len(d) != 1 for d in rows):
+                self.err("shape-mismatch", f"{e.func} needs vectors (scalars are repeated)", e.span)
+                return None
+            for d in rows[1:]:
+                self.size_equal(rows[0][0], d[0], e.span, f"column lengths in {e.func}")
+            return VType("real", plates, (rows[0][0], ir.Num(float(len(types)), True)))
         dims = next((t.dims for t in types if t.dims), ())
         return VType("real", plates, dims)
+
+
+def _linear(e: ir.Expr) -> dict[str, int] | None:
+    """``e`` as integer coefficients of names plus a constant (key ""), or None if not linear."""
+    match e:
+        case ir.Num(value=v, is_int=True):
+            return {"": int(v)}
+        case ir.Name(id=name):
+            return {name: 1}
+        case ir.Neg(operand=a):
+            la = _linear(a)
+            return None if la is None else {k: -v for k, v in la.items()}
+        case ir.BinOp(op="+" | "-" as op, left=a, right=b):
+            la, lb = _linear(a), _linear(b)
+            if la is None or lb is None:
+                return None
+            out = dict(la)
+            for k, v in lb.items():
+                out[k] = out.get(k, 0) + (v if op == "+" else -v)
+            return out
+        case ir.BinOp(op="*", left=ir.Num(value=c, is_int=True), right=b) | ir.BinOp(
+                op="*", left=b, right=ir.Num(value=c, is_int=True)):
+            lb = _linear(b)
+            return None if lb is None else {k: int(c) * v for k, v in lb.items()}
+    return None
+
+
+def _linear_size(lo: ir.Expr, hi: ir.Expr, varying: set) -> ir.Expr | None:
+    """The expression hi - lo + 1, simplified, or None if it involves a name in ``varying``."""
+    if lo == hi:
+        return ir.Num(1.0, True)
+    ll, lh = _linear(lo), _linear(hi)
+    if ll is None or lh is None:
+        size = ir.BinOp("+", ir.BinOp("-", hi, lo), ir.Num(1.0, True))
+        from_names = names_in(lo) | names_in(hi)
+        return None if from_names & varying else size
+    coef = dict(lh)
+    for k, v in ll.items():
+        coef[k] = coef.get(k, 0) - v
+    coef[""] = coef.get("", 0) + 1
+    if any(coef.get(v, 0) for v in varying if v):
+        return None
+    expr: ir.Expr | None = None
+    for name, c in sorted(((k, v) for k, v in coef.items() if k and v), key=lambda kv: (kv[1] < 0, kv[0])):
+        term: ir.Expr = ir.Name(name) if abs(c) == 1 else ir.BinOp("*", ir.Num(float(abs(c)), True), ir.Name(name))
+        if expr is None:
+            expr = term if c > 0 else ir.Neg(term)
+        else:
+            expr = ir.BinOp("+" if c > 0 else "-", expr, term)
+    const = coef.get("", 0)
+    if expr is None:
+        return ir.Num(float(const), True)
+    if const:
+        expr = ir.BinOp("+" if const > 0 else "-", expr, ir.Num(float(abs(const)), True))
+    return expr
+
+
+def _used_names(node) -> set[str]:
+    """Every name referenced anywhere under ``node`` (left sides included)."""
+    out: set[str] = set()
+    if isinstance(node, ir.Name):
+        out.add(node.id)
+    elif isinstance(node, ir.Lhs):
+        out.add(node.name)
+    if isinstance(node, tuple):
+        for x in node:
+            out |= _used_names(x)
+    elif hasattr(node, "__dataclass_fields__"):
+        for f in node.__dataclass_fields__.values():
+            if f.compare:
+                out |= _used_names(getattr(node, f.name))
+    return out
 
 
 def _is_num(e: ir.Expr | None, value: float) -> bool:

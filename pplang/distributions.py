@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # Supports, as names: "real", "positive", "unit_interval", "interval" (from the low/high arguments),
 # "nonnegative_integer", "boolean", "integer_interval", "simplex", "real_vector",
 # "positive_definite", "corr_cholesky", "lower_cholesky", "categorical".
+# Parameters that must be positive wherever they appear (NumPyro's names).
+POSITIVE_PARAMS = {"scale", "rate", "concentration", "concentration0", "concentration1", "df"}
+
 DISCRETE_SUPPORTS = {"nonnegative_integer", "boolean", "integer_interval", "categorical"}
 
 

@@ -3,14 +3,24 @@
 ``kind`` says how the result's shape follows from the arguments:
 - "elementwise": same shape as the (broadcast) arguments;
 - "reduce": reduces the value dimensions of its single argument to a scalar (plates are kept);
-- "vector": maps a vector to a vector of the same size (along the last axis).
+- "vector": maps a vector to a vector of the same size (along the last axis);
+- "dot": two vectors of the same size -> a scalar;
+- "same": the result has the value dimensions of the first argument (matrix functions);
+- "gram": a vector of size n -> an n x n matrix (covariance kernels);
+- "fill": ``rep_vector(x, n)`` -> a vector whose size is the (data) expression ``n``;
+- "stack_cols": vectors (or scalars) of size n -> an n x (number of arguments) matrix.
+Non-elementwise templates get the arguments unaligned; ``{all}`` is every argument, comma-joined,
+``{rest}`` every argument after the first.
 ``template`` is the JAX code with ``{0}``, ``{1}`` for the lowered arguments and ``{axes}`` for
 the reduced axes.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from .distributions import REGISTRY
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,38 @@ _ROWS = [
     FuncInfo("softmax", (1, 1), "vector", "jax.nn.softmax({0}, axis=-1)"),
     FuncInfo("log_softmax", (1, 1), "vector", "jax.nn.log_softmax({0}, axis=-1)"),
     FuncInfo("cumulative_sum", (1, 1), "vector", "jnp.cumsum({0}, axis=-1)"),
+    FuncInfo("reverse", (1, 1), "vector", "jnp.flip({0}, axis=-1)", "the vector in reverse order"),
+    FuncInfo("dot_product", (2, 2), "dot", "jnp.sum({0} * {1}, axis=-1)", "sum of element-wise products"),
+    _ew("pi", "jnp.pi", "the constant pi", arity=(0, 0)),
+    _ew("e", "jnp.e", "the constant e", arity=(0, 0)),
+    FuncInfo("rep_vector", (2, 2), "fill", "jnp.full(({1},), {0}, dtype=float)",
+             "rep_vector(x, n): a vector of n copies of x"),
+    FuncInfo("cbind", (1, 64), "stack_cols", "jnp.stack(jnp.broadcast_arrays({all}), axis=-1)",
+             "cbind(a, b, ...): a matrix whose columns are the vectors (scalars are repeated)"),
+    FuncInfo("append_col", (2, 2), "stack_cols", "jnp.stack(jnp.broadcast_arrays({all}), axis=-1)",
+             "append_col(a, b): the two-column matrix [a, b]"),
+    FuncInfo("cholesky_decompose", (1, 1), "same", "jnp.linalg.cholesky({0})",
+             "lower Cholesky factor L of a symmetric positive-definite matrix (L L' = A)"),
+    FuncInfo("add_diag", (2, 2), "same", "({0} + jnp.asarray({1})[..., None] * jnp.eye(jnp.shape({0})[-1]))",
+             "add_diag(A, d): A with d (scalar or vector) added to its diagonal"),
+    FuncInfo("gp_exp_quad_cov", (3, 3), "gram",
+             "(jnp.square({1}) * jnp.exp(-0.5 * jnp.square(jnp.expand_dims({0}, -1) - jnp.expand_dims({0}, -2))"
+             " / jnp.square({2})))",
+             "gp_exp_quad_cov(x, alpha, rho): alpha^2 exp(-(x_i - x_j)^2 / (2 rho^2)), as Stan's"),
 ]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+# normal_lpdf(x, loc, scale), poisson_lpmf(k, rate), ...: one row per scalar distribution of the
+# registry; ``normal_lpdf(x | loc, scale)`` is the same call written Stan's way.
+for _d in REGISTRY.values():
+    if _d.event_rank == 0:
+        _kind = "lpmf" if _d.discrete else "lpdf"
+        _ROWS.append(FuncInfo(f"{_snake(_d.name)}_{_kind}", (1 + _d.n_required, 1 + len(_d.params)),
+                              "elementwise", f"dist.{_d.numpyro}({{rest}}).log_prob({{0}})",
+                              f"log density of {_d.name} at the first argument"))
 
 FUNCTIONS: dict[str, FuncInfo] = {row.name: row for row in _ROWS}

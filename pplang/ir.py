@@ -116,7 +116,16 @@ class ArrayLit:
     span: Span = _span()
 
 
-Expr = Union[Num, Name, Index, Call, BinOp, Neg, Cond, Transpose, ArrayLit]
+@dataclass(frozen=True, slots=True)
+class Range:
+    """``lo:hi`` used as an index: the elements lo..hi (inclusive, 1-based) of that dimension."""
+
+    lo: Expr
+    hi: Expr
+    span: Span = _span()
+
+
+Expr = Union[Num, Name, Index, Call, BinOp, Neg, Cond, Transpose, ArrayLit, Range]
 
 
 # ----------------------------------------------------------------------------- annotations
@@ -267,7 +276,8 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class For:
-    """``for var in lo:hi { body }``: a sequential loop (compiled to ``jax.lax.scan``)."""
+    """``for var in lo:hi { body }``: a sequential loop (compiled to ``jax.lax.scan``). The body
+    defines ``x[var, ...]`` elements; ``x[var - 1, ...]`` reads the previous iteration's value."""
 
     var: str
     lo: Expr

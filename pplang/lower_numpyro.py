@@ -5,7 +5,9 @@ sampling), ``model(...)`` (the NumPyro model; wrapped in ``numpyro.handlers.repa
 model has parameterisation annotations) and ``reparam_config``. Indexed statements become
 ``numpyro.plate`` blocks: an expression's array has one axis per plate of its statement (from the
 first plate it varies along to the last, size 1 where it does not vary) followed by its own value
-dimensions, so element-wise code broadcasts exactly as the math says. Nothing loops over data.
+dimensions, so element-wise code broadcasts exactly as the math says. Nothing loops over data: a
+``for`` loop (a recursion) becomes a step function run by ``jax.lax.scan``, whose carry holds the
+previous element of each recursive quantity.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import assert_never
 
 from . import ir
-from .checks import CheckedModel, Plate, VType
+from .checks import CheckedModel, LoopInfo, Plate, VType
 
 GENERATED_NAMES = {"jax", "jnp", "np", "numpyro", "dist", "constraints", "LocScaleReparam", "model",
                    "transform_data", "reparam_config", "data"}
@@ -52,13 +54,23 @@ class Writer:
 class _ExprLowering:
     """Lowers expressions of one statement, given its plates and the checker's types."""
 
-    def __init__(self, checked: CheckedModel, plates: tuple[Plate, ...]):
+    def __init__(self, checked: CheckedModel, plates: tuple[Plate, ...], loop: LoopInfo | None = None):
         self.types = checked.types
         self.symbols = checked.symbols
         self.plates = plates
         self.pos = {p.index: k for k, p in enumerate(plates)}
+        self.loop = loop
+        self.range_sizes = checked.range_sizes
 
     def size(self, e: ir.Expr) -> str:
+        """A size expression over integer data (possibly built by checks, so without types)."""
+        match e:
+            case ir.BinOp(op=op, left=a, right=b) if op in "+-*":
+                return f"({self.size(a)} {op} {self.size(b)})"
+            case ir.Neg(operand=a):
+                return f"(-{self.size(a)})"
+            case ir.Name(id=name) if name not in self.pos:
+                return pyname(name)
         return self(e)
 
     def __call__(self, e: ir.Expr) -> str:
@@ -88,6 +100,8 @@ class _ExprLowering:
                 if not vt.plates:
                     return f"jnp.array([{', '.join(self(i) for i in items)}])"
                 return f"jnp.stack(jnp.broadcast_arrays({', '.join(self(i) for i in items)}), axis=-1)"
+            case ir.Range():
+                raise AssertionError("ranges appear only as indices (checked)")
             case _:
                 assert_never(e)
 
@@ -107,8 +121,20 @@ class _ExprLowering:
 
     def index(self, e: ir.Index) -> str:
         base = pyname(e.base.id)
+        indices = e.indices
+        if self.loop is not None and e.base.id in self.loop.defined:
+            lag = indices[0] != ir.Name(self.loop.var)
+            base = f"_pp_{'prev' if lag else 'cur'}_{e.base.id}"
+            indices = indices[1:]
+        elif self.loop is not None:
+            base = f"jnp.asarray({base})"  # data may be a NumPy array: index it with the traced t
+        data = self.symbols[e.base.id].role in ("data", "derived") if e.base.id in self.symbols else False
+        if any(isinstance(i, ir.Range) for i in indices):
+            parts = [self.range(i) if isinstance(i, ir.Range) else self.minus_one(i) for i in indices]
+            base = f"jnp.asarray({base})" if data and not base.startswith("jnp.") else base
+            return f"{base}[{', '.join(parts)}]"
         kinds = []
-        for idx in e.indices:
+        for idx in indices:
             vt = self.types[id(idx)]
             if isinstance(idx, ir.Name) and vt.plates == (idx.id,):
                 kinds.append(("plate", self.pos[idx.id]))
@@ -135,7 +161,18 @@ class _ExprLowering:
                 items.pop()
             return f"{base}[{', '.join(items)}]" if items else base
         parts = [self.arange(val) if kind == "plate" else val for kind, val in kinds]
+        if data and not base.startswith("jnp."):
+            base = f"jnp.asarray({base})"  # a NumPy array cannot be indexed by traced JAX arrays
         return f"{base}[{', '.join(parts)}]"
+
+    def range(self, r: ir.Range) -> str:
+        """A range index lo:hi as integer positions; when lo varies along plates the positions
+        get a trailing axis after the plate axes."""
+        size = self.size(self.range_sizes[id(r)])
+        start = self.minus_one(r.lo)
+        if self.types[id(r)].plates:
+            start = f"jnp.expand_dims({start}, -1)"
+        return f"({start} + jnp.arange({size}))"
 
     def minus_one(self, idx: ir.Expr) -> str:
         if isinstance(idx, ir.Num):
@@ -150,8 +187,12 @@ class _ExprLowering:
             rank = self.types[id(e.args[0])].rank
             axes = "-1" if rank == 1 else "(" + ", ".join(str(-k) for k in range(rank, 0, -1)) + ")"
             return info.template.format(self(e.args[0]), axes=axes)
-        rank = self.types[id(e)].rank
-        return info.template.format(*(self.aligned(a, rank) for a in e.args))
+        if info.kind in ("elementwise", "vector", "dot"):
+            rank = self.types[id(e)].rank if info.kind != "dot" else 1
+            args = [self.aligned(a, rank) for a in e.args]
+        else:
+            args = [self(a) for a in e.args]
+        return info.template.format(*args, all=", ".join(args), rest=", ".join(args[1:]))
 
 
 def _constraint(t: ir.Type, lower: _ExprLowering) -> str:
@@ -279,7 +320,7 @@ class _Lowering:
             self.open_plates = None
         if plates:
             lower = _ExprLowering(self.c, ())
-            ctx = ", ".join(f"numpyro.plate({p.name!r}, {lower(p.size)}{'' if len(plates) == 1 else f', dim={p.dim}'})"
+            ctx = ", ".join(f"numpyro.plate({p.name!r}, {lower.size(p.size)}{'' if len(plates) == 1 else f', dim={p.dim}'})"
                             for p in plates)
             self.w.line(f"with {ctx}:")
             self.w.depth += 1
@@ -296,6 +337,13 @@ class _Lowering:
                     self.w.line(f"{pyname(name)} = numpyro.sample({name!r}, {self.flat(t, 0, lower)})")
             case ir.Sample():
                 self.sample(stmt)
+            case ir.Define() if id(stmt) in self.c.init_defines:
+                self.enter(())
+                plates = self.c.plates[id(stmt)]
+                lower = _ExprLowering(self.c, plates)
+                shape = self.elem_shape(stmt, lower)
+                self.w.line(f"_pp_init_{stmt.lhs.name}_{int(stmt.lhs.indices[0].value)} = "
+                            f"jnp.broadcast_to(jnp.asarray({lower(stmt.value)}, dtype=jnp.result_type(float)), {shape})")
             case ir.Define(lhs=lhs, value=value):
                 plates = self.c.plates[id(stmt)]
                 self.enter(plates)
@@ -303,7 +351,7 @@ class _Lowering:
                 code = lower(value)
                 vt: VType = self.c.types[id(value)]
                 if plates and (not vt.plates or vt.plates[0] != plates[0].index):
-                    shape = [lower(p.size) for p in plates] + [lower(d) for d in vt.dims]
+                    shape = [lower.size(p.size) for p in plates] + [lower.size(d) for d in vt.dims]
                     code = f"jnp.broadcast_to({code}, ({', '.join(shape)},))"
                 self.w.line(f"{pyname(lhs.name)} = numpyro.deterministic({lhs.name!r}, {code})")
             case ir.Target(value=value):
@@ -313,14 +361,49 @@ class _Lowering:
                 total = code if not vt.dims else f"jnp.sum({code})"
                 self.w.line(f"numpyro.factor('_pp_target_{stmt.span.line}', {total})")
             case ir.For():
-                raise AssertionError("for loops are rejected by checks")
+                self.loop(stmt)
             case _:
                 assert_never(stmt)
+
+    def elem_shape(self, stmt: ir.Define, lower: _ExprLowering) -> str:
+        """The shape of one element x[t] of a loop-defined array, as a Python tuple."""
+        dims = [p.size for p in self.c.plates[id(stmt)]] + list(self.c.types[id(stmt.value)].dims)
+        return "(" + "".join(f"{lower.size(d)}, " for d in dims) + ")"
+
+    def loop(self, stmt: ir.For) -> None:
+        """A for loop: a step function over t = lo..hi run by jax.lax.scan; its carry holds
+        x[t - 1] of every recursive x; the stacked outputs are appended to x[1..lo-1]."""
+        info = self.c.loops[id(stmt)]
+        w = self.w
+        self.enter(())
+        step = f"_pp_step_{stmt.span.line}"
+        w.line(f"def {step}(_pp_carry, {pyname(info.var)}):")
+        w.depth += 1
+        if info.recursive:
+            w.line(f"{''.join(f'_pp_prev_{n}, ' for n in info.recursive)}= _pp_carry")
+        for b in stmt.body:
+            w.origin = b.span.line
+            lower = _ExprLowering(self.c, self.c.plates[id(b)], info)
+            w.line(f"_pp_cur_{b.lhs.name} = jnp.broadcast_to({lower(b.value)}, {self.elem_shape(b, lower)})")
+        w.origin = stmt.span.line
+        cur = lambda names: "(" + "".join(f"_pp_cur_{n}, " for n in names) + ")"
+        w.line(f"return {cur(info.recursive)}, {cur(info.defined)}")
+        w.depth -= 1
+        lower = _ExprLowering(self.c, ())
+        last = int(info.lo.value) - 1 if isinstance(info.lo, ir.Num) else 0
+        carry = "(" + "".join(f"_pp_init_{n}_{last}, " for n in info.recursive) + ")"
+        w.line(f"_, _pp_out = jax.lax.scan({step}, {carry}, jnp.arange({lower.size(info.lo)}, {lower.size(info.hi)} + 1))")
+        for k, name in enumerate(info.defined):
+            code = f"_pp_out[{k}]"
+            if name in info.recursive:
+                firsts = ", ".join(f"_pp_init_{name}_{i}" for i in range(1, last + 1))
+                code = f"jnp.concatenate([jnp.stack([{firsts}]), {code}], axis=0)"
+            w.line(f"{pyname(name)} = numpyro.deterministic({name!r}, {code})")
 
     def flat(self, t: ir.Type, n_plate_dims: int, lower: _ExprLowering) -> str:
         """An ImproperUniform over the declared constraint, for the dims not covered by plates."""
         sym_dims = t.dims if t.base not in ("cholesky_factor_corr", "corr_matrix", "cov_matrix") else (t.dims[0], t.dims[0])
-        rest = [lower(d) for d in sym_dims[n_plate_dims:]]
+        rest = [lower.size(d) for d in sym_dims[n_plate_dims:]]
         event = _event_rank(t)
         batch = rest[: len(rest) - event] if event else rest
         evt = rest[len(rest) - event:] if event else []
