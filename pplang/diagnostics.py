@@ -140,6 +140,21 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "E-BFMI below 0.3 means the momentum resampling barely changes the energy level, so the "
         "sampler explores the tails slowly (heavy tails or funnels).",
     ),
+    "negative-scale": (
+        "a scale (or rate, shape, df) argument can be negative",
+        "The argument's declared support includes negative values; the density is undefined there "
+        "and sampling fails or silently rejects. Declare it with <lower=0> or give it a positive "
+        "distribution (HalfNormal, Exponential, ...).",
+    ),
+    "uniform-bounds": (
+        "a Uniform prior's bounds differ from the parameter's declared bounds",
+        "With `param p: real<lower=a, upper=b>` and `p ~ Uniform(c, d)`, the sampler explores "
+        "(a, b) but the prior is zero outside (c, d). Make the two agree.",
+    ),
+    "unused-data": (
+        "a data item is declared but never used",
+        "Declared data that no statement uses is probably a typo or left over; remove it.",
+    ),
     "improper-prior": (
         "a parameter has no prior: its density is flat over its support",
         "A declared parameter without a sampling statement gets an improper flat prior over its "
@@ -149,6 +164,32 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reserved-name": (
         "a name is reserved",
         "Language keywords and names the generated code relies on cannot be used as model names.",
+    ),
+    "fit-file": (
+        "a saved fit cannot be read",
+        "`pplang predict --fit` and `pplang plot` read the ArviZ netCDF file (`.nc`) written by "
+        "`pplang run --output FILE.nc`. Check the path; CSV files cannot be read back.",
+    ),
+    "fit-mismatch": (
+        "a saved fit does not match the model or the new data",
+        "Prediction reuses the fitted draws of every latent variable, so the model must be the one "
+        "that was fitted and the sizes that shape its latents must not change (a hierarchical "
+        "model's group count, say); only the sizes of observations and covariates may.",
+    ),
+    "output-format": (
+        "an output file has a suffix pplang cannot write",
+        "`--output` takes `FILE.nc` (ArviZ InferenceData, netCDF) or `FILE.csv` (one column per "
+        "quantity); plots take `.png`, `.svg` or `.pdf`; graphs `.dot`, `.png`, `.svg` or `.pdf`.",
+    ),
+    "plot-error": (
+        "the requested plot cannot be drawn from this file",
+        "A `ppc` plot needs the posterior_predictive group (`pplang run --predict --output FILE.nc`); "
+        "`--vars` must name variables of the posterior.",
+    ),
+    "graphviz-missing": (
+        "drawing a graph as an image needs Graphviz's `dot`",
+        "`pplang graph` always writes DOT text (`-o model.dot` or standard output). PNG, SVG and PDF "
+        "are drawn by Graphviz's `dot` program: install Graphviz (`apt-get install graphviz`).",
     ),
 }
 

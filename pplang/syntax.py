@@ -7,6 +7,7 @@ statements end at a line break but argument lists may span lines.
 
 from __future__ import annotations
 
+import difflib
 import functools
 from importlib import resources
 from pathlib import Path
@@ -61,17 +62,20 @@ class _Newlines:
 
     always_accept = ("_NL",)
 
+    def __init__(self):
+        self.open: list[Token] = []  # brackets still open: read by the error messages
+
     def process(self, stream):
-        depth = 0
+        self.open = []
         last = "_NL"  # drop newlines at the start of the file
         for tok in stream:
             if tok.type == "_NL":
-                if depth > 0 or last == "_NL":
+                if self.open or last == "_NL":
                     continue
             elif tok.type in ("LPAR", "LSQB"):
-                depth += 1
-            elif tok.type in ("RPAR", "RSQB"):
-                depth = max(0, depth - 1)
+                self.open.append(tok)
+            elif tok.type in ("RPAR", "RSQB") and self.open:
+                self.open.pop()
             last = tok.type
             yield tok
 
@@ -230,38 +234,94 @@ def _describe(tok_type: str) -> str:
     return tok_type.lower()
 
 
+ANNOTATIONS = ("noncentered", "centered", "partial", "auto")
+STATEMENT_KEYWORDS = ("data", "param", "target", "for")
+_CLOSERS = {"LPAR": ("')'", "RPAR"), "LSQB": ("']'", "RSQB")}
+
+
+def _previous_token(source: str, tok: Token) -> Token | None:
+    """The token just before ``tok`` (re-lexed; comments and blanks skipped)."""
+    prev = None
+    try:
+        for t in parser().lex(source[: tok.start_pos] if tok.type != "$END" else source):
+            prev = t
+    except lark.exceptions.LarkError:
+        return None
+    return prev
+
+
+def _tok_span(tok: Token) -> ir.Span:
+    return ir.Span(tok.line, tok.column, tok.line, tok.column + max(1, len(str(tok))))
+
+
 def _syntax_error(exc: lark.exceptions.LarkError, source: str) -> PplangError:
     if isinstance(exc, lark.exceptions.UnexpectedToken):
-        tok: Token = exc.token
-        expected = sorted({_describe(t) for t in exc.expected if not t.startswith("__")})
-        if tok.type == "$END":
-            lines = source.splitlines() or [""]
-            line = len(lines)
-            col = len(lines[-1]) + 1
-            found = "the end of the file"
-        else:
-            line, col = tok.line, tok.column
-            found = "end of line" if tok.type == "_NL" else repr(str(tok))
-        width = 1 if tok.type in ("_NL", "$END") else max(1, len(str(tok)))
-        span = ir.Span(line, col, line, col + width)
-        msg = f"unexpected {found}"
-        if expected:
-            msg += "; expected " + _join_or(expected)
-        return PplangError([Diagnostic("syntax-error", msg, span, _hint(tok, expected))])
+        return PplangError([_unexpected_token(exc, source)])
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         span = ir.Span(exc.line, exc.column, exc.line, exc.column + 1)
         char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else "?"
-        return PplangError([Diagnostic("syntax-error", f"unexpected character {char!r}", span)])
+        help = "strings are not part of pplang; data comes from the JSON data file" if char in "\"'" else None
+        return PplangError([Diagnostic("syntax-error", f"unexpected character {char!r}", span, help)])
     span = ir.Span(1, 1, 1, 2)
     return PplangError([Diagnostic("syntax-error", "the file could not be parsed", span)])
 
 
-def _hint(tok: Token, expected: list[str]) -> str | None:
+def _unexpected_token(exc: lark.exceptions.UnexpectedToken, source: str) -> Diagnostic:
+    """A located message for a parse error, trying the common mistakes before the generic one."""
+    tok: Token = exc.token
+    expected = sorted({_describe(t) for t in exc.expected if not t.startswith("__")})
+    open_brackets = list(parser().options.postlex.open)
+    prev = _previous_token(source, tok)
+    word = str(tok)
+    # a bracket left open: the statement ran on into the next line
+    if open_brackets:
+        opener = open_brackets[-1]
+        closer, closer_type = _CLOSERS[opener.type]
+        if closer_type in exc.expected and (tok.type == "$END" or tok.line > opener.line):
+            return Diagnostic("syntax-error", f"{opener.value!r} is never closed", _tok_span(opener),
+                              f"add {closer} to close it (the next line was read as part of this statement)")
+    if tok.type == "$END":
+        lines = source.splitlines() or [""]
+        span = ir.Span(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+        return Diagnostic("syntax-error", "the file ends in the middle of a statement"
+                          + ("; expected " + _join_or(expected) if expected else ""), span)
+    span = _tok_span(tok)
+    found = "end of line" if tok.type == "_NL" else repr(word)
+    if tok.type == "_NL":
+        span = ir.Span(tok.line, tok.column, tok.line, tok.column + 1)
+    generic = f"unexpected {found}" + ("; expected " + _join_or(expected) if expected else "")
+    # a misspelled annotation after a distribution call
+    if tok.type == "NAME" and prev is not None and prev.type == "RPAR":
+        match = difflib.get_close_matches(word, ANNOTATIONS, n=1, cutoff=0.6)
+        if match:
+            return Diagnostic("syntax-error", f"unknown annotation {word!r}", span, f'did you mean "{match[0]}"?')
+        if "'~'" not in expected:
+            return Diagnostic("syntax-error", generic, span,
+                              f"annotations are {', '.join(ANNOTATIONS)}; a new statement needs a new line")
+    # a misspelled statement keyword: `dat J: int`
+    if prev is not None and prev.type == "NAME" and tok.type in ("NAME", "COLON"):
+        match = difflib.get_close_matches(str(prev), STATEMENT_KEYWORDS, n=1, cutoff=0.6)
+        if match:
+            return Diagnostic("syntax-error", f"unknown keyword {str(prev)!r}", _tok_span(prev),
+                              f'did you mean "{match[0]}"?')
+    # a keyword where a name belongs: `data ~ Normal(0, 1)`
+    if prev is not None and str(prev) in STATEMENT_KEYWORDS + ("in",) and tok.type != "NAME":
+        return Diagnostic("syntax-error", generic, span, f"{str(prev)!r} is a keyword and cannot be used as a name")
+    # `x ~ mu + 1`: the right side of ~ must be a distribution
+    if prev is not None and prev.type == "NAME" and "'('" in expected and _after_tilde(source, prev):
+        return Diagnostic("syntax-error", "the right side of '~' must be a distribution, like Normal(mu, sigma)",
+                          span, "to define a value from an expression, use '=' instead of '~'")
+    # `Normal(0 5)`: a missing comma
+    if open_brackets and "','" in expected and tok.type in ("NAME", "NUMBER", "LPAR", "LSQB"):
+        return Diagnostic("syntax-error", f"missing ',' before {word!r}", span, "separate arguments with commas")
     if tok.type == "EQUAL" and "'~'" in expected:
-        return "use '~' to give a distribution and '=' to define a value"
-    if tok.type == "_NL" and "')'" in expected:
-        return "a parenthesis is not closed"
-    return None
+        return Diagnostic("syntax-error", generic, span, "use '~' to give a distribution and '=' to define a value")
+    return Diagnostic("syntax-error", generic, span, None)
+
+
+def _after_tilde(source: str, tok: Token) -> bool:
+    before = source[: tok.start_pos].rstrip()
+    return before.endswith("~")
 
 
 def _join_or(words: list[str]) -> str:

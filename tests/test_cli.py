@@ -74,7 +74,8 @@ def test_check_and_compile():
 
 
 BAD = [
-    ("syntax", "mu ~ Normal(0, 5\ntau ~ HalfCauchy(5)\n", 2, "syntax-error"),
+    ("syntax", "mu ~ Normal(0, 5\ntau ~ HalfCauchy(5)\n", 1, "syntax-error"),  # the unclosed '('
+    ("syntax-eof", "mu ~ Normal(0, 5) +\n", 1, "syntax-error"),
     ("unknown-dist", "mu ~ Normall(0, 5)\n", 1, "unknown-distribution"),
     ("unknown-name", "mu ~ Normal(0, sigmaa)\n", 1, "unknown-name"),
     ("reparam-observed", "data y: real\ny ~ Normal(0, 1) noncentered\n", 2, "reparam-on-observed"),
