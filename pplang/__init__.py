@@ -13,5 +13,6 @@ __version__ = "0.1.0"
 from .compiler import compile, load  # noqa: E402
 from .diagnostics import Diagnostic, PplangError  # noqa: E402
 from .runtime import Model, Posterior  # noqa: E402
+from .results import Fit, load_fit  # noqa: E402
 
-__all__ = ["compile", "load", "Model", "Posterior", "PplangError", "Diagnostic", "__version__"]
+__all__ = ["compile", "load", "load_fit", "Fit", "Model", "Posterior", "PplangError", "Diagnostic", "__version__"]

@@ -1,4 +1,4 @@
-"""The ``pplang`` command line: run, check, compile, explain."""
+"""The ``pplang`` command line: run, prior, predict, plot, graph, check, compile, explain."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__
+from . import __version__, cli_workflow
 from .diagnostics import CATALOGUE, Diagnostic, PplangError, explain, render, render_all
 
 
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--float64", action="store_true", help="run in double precision")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-cache", action="store_true",
+                     help="do not use the persistent compilation cache (~/.cache/pplang/jax)")
+    cli_workflow.add_run_args(run)
     _format_arg(run)
 
     prior = sub.add_parser("prior", help="draw from the prior predictive (observed data is ignored)")
@@ -62,9 +65,14 @@ def _parser() -> argparse.ArgumentParser:
 
     comp = sub.add_parser("compile", help="print the generated NumPyro program (or the IR)")
     comp.add_argument("model")
-    comp.add_argument("--emit", choices=["numpyro", "ir"], default="numpyro")
+    comp.add_argument("--emit", choices=["program", "numpyro", "ir"], default="program",
+                      help="program: the model plus data loading and a NUTS run (default); "
+                           "numpyro: the model module only; ir: the checked IR")
+    comp.add_argument("--data", help="the data file the program reads by default (default: the sidecar)")
     comp.add_argument("-o", "--output", help="write to this file instead of standard output")
     _format_arg(comp)
+
+    cli_workflow.add_commands(sub, _format_arg)
 
     exp = sub.add_parser("explain", help="explain a diagnostic code")
     exp.add_argument("code")
@@ -98,7 +106,13 @@ def cmd_compile(args) -> int:
     from .ir import dump
 
     model = load(args.model)
-    text = model.python_source if args.emit == "numpyro" else dump(model.program) + "\n"
+    if args.emit == "program":
+        from .eject import eject
+
+        data = args.data or find_sidecar(Path(args.model))
+        text = eject(model, str(data) if data else None)
+    else:
+        text = model.python_source if args.emit == "numpyro" else dump(model.program) + "\n"
     if args.output:
         Path(args.output).write_text(text)
     else:
@@ -145,10 +159,11 @@ def cmd_run(args) -> int:
     concise = args.format == "concise"
     _print_warnings(model.warnings, model.source, model.path, concise)
     data_path = _data_path(args, model)
+    cli_workflow.check_run_args(args)
     progress = not args.json and not args.no_progress and sys.stderr.isatty()
     posterior = model.sample(str(data_path) if data_path else None, chains=args.chains, warmup=args.warmup,
                              samples=args.samples, seed=args.seed, chain_method=args.chain_method,
-                             progress_bar=progress, float64=args.float64)
+                             progress_bar=progress, float64=args.float64, cache=not args.no_cache)
     posterior.timing["compile_s"] = compile_s
     from .advice import sampling_diagnostics
 
@@ -158,12 +173,14 @@ def cmd_run(args) -> int:
                            for d in advice]
     summary["model"] = str(args.model)
     summary["data"] = str(data_path) if data_path else None
+    cli_workflow.after_run(args, model, posterior, data_path, summary)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         from .runtime import format_summary
 
         print(format_summary(summary), flush=True)
+        cli_workflow.print_run_extras(summary)
     _print_warnings(advice, model.source, model.path, concise)
     return 0
 
@@ -176,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(explain(args.code))
         return 0
-    handler = {"run": cmd_run, "prior": cmd_prior, "check": cmd_check, "compile": cmd_compile}[args.command]
+    handler = {"run": cmd_run, "prior": cmd_prior, "check": cmd_check, "compile": cmd_compile,
+               "predict": lambda a: cli_workflow.cmd_predict(a, _print_warnings),
+               "plot": cli_workflow.cmd_plot, "graph": cli_workflow.cmd_graph}[args.command]
     try:
         return handler(args)
     except PplangError as exc:

@@ -22,6 +22,8 @@ from .diagnostics import Diagnostic, PplangError
 from .lower_numpyro import Lowered
 
 CHAIN_METHODS = ("vectorized", "parallel", "sequential")
+# NUTS statistics kept per draw (ArviZ's sample_stats); collecting them does not change the draws
+EXTRA_FIELDS = ("diverging", "num_steps", "energy", "potential_energy", "accept_prob", "adapt_state.step_size")
 
 
 # ----------------------------------------------------------------------------- data
@@ -166,10 +168,17 @@ def flat_names(name: str, shape: tuple[int, ...]) -> list[tuple[str, tuple[int, 
     return [(name + _fmt_index(idx), idx) for idx in np.ndindex(*shape)]
 
 
+def _flatten_chains(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v.reshape((-1,) + v.shape[2:]) for k, v in arrays.items()}
+
+
 @dataclass
 class Posterior:
     """The result of :meth:`Model.sample`: ``mcmc`` (the numpyro.infer.MCMC), ``samples`` (dict of
-    arrays, chains concatenated), ``reported`` (names shown in summaries), and settings."""
+    arrays, chains concatenated), ``reported`` (names shown in summaries), and settings. ``model``,
+    ``data`` (the model's keyword arguments) and ``data_file`` let it draw replicated data
+    (:meth:`predictive`), predict on new data (:meth:`predict`) and build an ArviZ InferenceData
+    (:meth:`to_arviz`, :meth:`save`)."""
 
     mcmc: Any
     reported: list[str]
@@ -179,14 +188,79 @@ class Posterior:
     seed: int
     chain_method: str
     timing: dict[str, float] = field(default_factory=dict)
+    model: Any = None
+    data: dict = field(default_factory=dict)
+    data_file: str | None = None
+    settings: dict = field(default_factory=dict)
+    _predictive: dict | None = field(default=None, repr=False)
 
     @property
     def samples(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in self.mcmc.get_samples().items()}
 
     @property
+    def grouped_samples(self) -> dict[str, np.ndarray]:
+        """The draws with a leading chain axis: name -> array (chains, samples, ...)."""
+        return {k: np.asarray(v) for k, v in self.mcmc.get_samples(group_by_chain=True).items()}
+
+    @property
     def num_divergences(self) -> int:
         return int(np.sum(np.asarray(self.mcmc.get_extra_fields()["diverging"])))
+
+    def predictive(self, *, grouped: bool = False) -> dict[str, np.ndarray]:
+        """Replicated data: one draw of every observed quantity per posterior draw, under the
+        observed statement's name (``y``), as ArviZ's posterior_predictive group. Shapes are
+        (chains * samples, ...) like :attr:`samples`, or (chains, samples, ...) when ``grouped``.
+        The draws use ``jax.random.fold_in(jax.random.PRNGKey(seed), 1)``."""
+        if self._predictive is None:
+            self._predictive = self.model.replicate(self.grouped_samples, self.data, seed=self.seed)
+        return self._predictive if grouped else _flatten_chains(self._predictive)
+
+    def log_likelihood(self) -> dict[str, np.ndarray]:
+        """log p(y_i | draw) for every observation: name -> array (chains, samples, *obs shape)."""
+        return self.model.log_likelihood(self.grouped_samples, self.data)
+
+    def predict(self, data: dict | str | Path, *, seed: int | None = None, grouped: bool = False,
+                data_file: str | None = None) -> dict[str, np.ndarray]:
+        """Predict on new data without refitting: see :meth:`Model.predict`."""
+        out = self.model.predict(self.grouped_samples, data, seed=self.seed if seed is None else seed,
+                                 data_file=data_file)
+        return out if grouped else _flatten_chains(out)
+
+    def sample_stats(self) -> dict[str, np.ndarray]:
+        """NUTS's per-draw statistics, (chains, samples) each, with ArviZ's names."""
+        extra = {k: np.asarray(v) for k, v in self.mcmc.get_extra_fields(group_by_chain=True).items()}
+        stats = {"diverging": extra["diverging"].astype(bool)}
+        if "num_steps" in extra:
+            stats["n_steps"] = extra["num_steps"]
+            stats["tree_depth"] = (np.log2(np.maximum(extra["num_steps"], 1)).astype(np.int64) + 1)
+        renames = {"energy": "energy", "potential_energy": "lp", "accept_prob": "acceptance_rate",
+                   "adapt_state.step_size": "step_size"}
+        for src, dst in renames.items():
+            if src in extra:
+                stats[dst] = -extra[src] if src == "potential_energy" else extra[src]
+        return stats
+
+    def to_arviz(self, *, predictive: bool | None = None, prior: dict | None = None):
+        """An ``arviz.InferenceData`` with the groups posterior, sample_stats, log_likelihood,
+        observed_data, constant_data, posterior_predictive (when ``predictive``; by default when
+        the model allows replicated data) and prior / prior_predictive (when ``prior``, a dict
+        from :meth:`Model.prior_predictive`, is given)."""
+        from .results import posterior_to_arviz
+
+        if predictive is None:
+            try:
+                self.model._check_replicable()
+                predictive = True
+            except PplangError:
+                predictive = False
+        return posterior_to_arviz(self, predictive=predictive, prior=prior)
+
+    def save(self, path: str | Path, *, predictive: bool = False, prior: dict | None = None) -> Path:
+        """Write the draws: ``.nc`` an ArviZ netCDF file, ``.csv`` one column per quantity."""
+        from .results import save_posterior
+
+        return save_posterior(self, Path(path), predictive=predictive, prior=prior)
 
     def summary(self) -> dict:
         """The same dictionary that ``pplang run --json`` prints."""
@@ -324,6 +398,28 @@ class Model:
             raise PplangError([Diagnostic("runtime-error", f"{type(exc).__name__}: {msg}", span)],
                               source=self.source, file=self.path) from None
 
+    @property
+    def observed(self) -> list[str]:
+        """Names of the observed quantities (data on the left of ``~``), in model order."""
+        names = [s.lhs.name for s in self.program.statements
+                 if isinstance(s, ir.Sample) and id(s) in self.checked.sites and self.checked.sites[id(s)].observed]
+        return list(dict.fromkeys(names))
+
+    def predictive_data(self, data: dict | str | Path | None, data_file: str | None = None) -> dict:
+        """The model's kwargs for drawing the observed quantities: observed fields are dropped
+        from ``data`` (they may be absent) and passed as None; sizes and covariates are checked."""
+        observed = set(self.observed)
+        if isinstance(data, (str, Path)):
+            data_file, data = str(data), read_data_file(data)
+        data = {k: v for k, v in (data or {}).items() if k not in observed}
+        try:
+            values, self.data_warnings = prepare_data(_without(self.checked, observed), data, data_file)
+        except PplangError as exc:
+            exc.source, exc.file = exc.source or self.source, exc.file or self.path
+            raise
+        derived = self._run_located(lambda: self._module()["transform_data"](**values, **{k: None for k in observed}))
+        return {**values, **derived, **{k: None for k in observed}}
+
     def prior_predictive(self, data: dict | str | Path | None = None, *, samples: int = 1000, seed: int = 0,
                          float64: bool = False, data_file: str | None = None) -> dict[str, np.ndarray]:
         """Draw every latent, deterministic and observed quantity from the prior: observed data is
@@ -334,27 +430,126 @@ class Model:
             jax.config.update("jax_enable_x64", True)
         from numpyro.infer import Predictive
 
-        observed = {s.lhs.name for s in self.program.statements
-                    if isinstance(s, ir.Sample) and self.checked.sites[id(s)].observed}
-        if isinstance(data, (str, Path)):
-            data_file, data = str(data), read_data_file(data)
-        data = {k: v for k, v in (data or {}).items() if k not in observed}
-        checked_view = _without(self.checked, observed)
-        try:
-            values, self.data_warnings = prepare_data(checked_view, data, data_file)
-        except PplangError as exc:
-            exc.source, exc.file = exc.source or self.source, exc.file or self.path
-            raise
-        derived = self._run_located(lambda: self._module()["transform_data"](**values, **{k: None for k in observed}))
-        kwargs = {**values, **derived}
+        kwargs = self.predictive_data(data, data_file)
         draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
             jax.random.PRNGKey(seed), **kwargs))
         return {k: np.asarray(v) for k, v in draws.items() if not k.startswith("_pp")}
 
+    def latent_shapes(self, kwargs: dict) -> dict[str, tuple[int, ...]]:
+        """The shape of every latent sample site (``theta``, ``theta_decentered``) given the
+        model's kwargs: one trace at NUTS's kind of initial values."""
+        import jax
+        from numpyro import handlers
+        from numpyro.infer.initialization import init_to_uniform
+
+        # values in each site's support, as NUTS's initialisation draws them: works for flat priors
+        model = handlers.substitute(handlers.seed(self.numpyro_model, jax.random.PRNGKey(0)),
+                                    substitute_fn=init_to_uniform)
+        tr = self._run_located(lambda: handlers.trace(model).get_trace(**kwargs))
+        return {k: tuple(np.shape(s["value"])) for k, s in tr.items()
+                if s["type"] == "sample" and not s.get("is_observed") and not k.startswith("_pp")
+                and k not in self.observed}
+
+    def _latents(self, samples: dict[str, np.ndarray], kwargs: dict) -> dict[str, np.ndarray]:
+        """The draws of the latent sample sites only (deterministic quantities are recomputed),
+        checked against the shapes the model has with ``kwargs``; ``samples`` has two leading
+        (chain, draw) axes."""
+        errors = []
+        out = {}
+        for name, shape in self.latent_shapes(kwargs).items():
+            if name not in samples:
+                errors.append(Diagnostic("fit-mismatch", f'the fit has no draws of "{name}"',
+                                         help="was the fit made with this model?"))
+                continue
+            have = tuple(np.shape(samples[name])[2:])
+            if have != shape:
+                errors.append(Diagnostic(
+                    "fit-mismatch", f'"{name}" has shape {have} in the fit but {shape} with the new data',
+                    help="prediction reuses the fitted parameters, so the sizes that shape them must not "
+                         "change; only the sizes of observations and covariates may"))
+                continue
+            out[name] = samples[name]
+        if errors:
+            raise PplangError(errors, source=self.source, file=self.path)
+        return out
+
+    def _check_replicable(self) -> None:
+        """Replicated data cannot be drawn when an observed quantity is also read on a right side
+        (``sigma[t] = ... y[t - 1]``): the model would need its observed values there."""
+        from .checks import names_in
+
+        observed = set(self.observed)
+
+        def rhs(stmt):
+            match stmt:
+                case ir.Sample(dist=d):
+                    return [*d.args, *(v for _, v in d.kwargs)]
+                case ir.Define(value=v) | ir.Target(value=v):
+                    return [v]
+                case ir.For(body=body):
+                    return [e for b in body for e in rhs(b)]
+            return []
+
+        for stmt in self.program.statements:
+            used = set().union(*(names_in(e) for e in rhs(stmt))) & observed
+            if used:
+                name = sorted(used)[0]
+                raise PplangError([Diagnostic(
+                    "unsupported", f'cannot draw replicated data: observed "{name}" is also used on the right side here',
+                    stmt.span, "posterior predictive and prediction draw every observed quantity afresh, so it "
+                    "cannot also serve as a covariate; the log-likelihood is still available")],
+                    source=self.source, file=self.path)
+
+    def replicate(self, samples: dict[str, np.ndarray], data: dict, *, seed: int = 0) -> dict[str, np.ndarray]:
+        """Posterior predictive: draw each observed quantity once per posterior draw (``samples``
+        with (chain, draw) axes; ``data`` the model's kwargs). Returns name -> (chain, draw, ...)."""
+        import jax
+        from numpyro.infer import Predictive
+
+        self._check_replicable()
+        kwargs = {**data, **{k: None for k in self.observed}}
+        latents = self._latents(samples, kwargs)
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
+        pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=self.observed)
+        draws = self._run_located(lambda: pred(key, **kwargs))
+        return {k: np.asarray(draws[k]) for k in self.observed if k in draws}
+
+    def log_likelihood(self, samples: dict[str, np.ndarray], data: dict) -> dict[str, np.ndarray]:
+        """log p(y_i | draw) of every observation (``numpyro.infer.log_likelihood``): name ->
+        array (chain, draw, *obs shape)."""
+        from numpyro.infer import log_likelihood
+
+        latents = self._latents(samples, data)
+        ll = self._run_located(lambda: log_likelihood(self.numpyro_model, latents, batch_ndims=2, **data))
+        return {k: np.asarray(v) for k, v in ll.items() if not k.startswith("_pp")}
+
+    def predict(self, samples: dict[str, np.ndarray], data: dict | str | Path, *, seed: int = 0,
+                data_file: str | None = None) -> dict[str, np.ndarray]:
+        """Predict on new data without refitting: for each posterior draw (``samples`` with
+        (chain, draw) axes), draw the observed quantities and recompute the deterministic ones
+        with the new covariates and sizes. Observed fields may be absent from ``data``; latent
+        shapes must not change. Returns name -> (chain, draw, ...)."""
+        import jax
+        from numpyro.infer import Predictive
+
+        self._check_replicable()
+        kwargs = self.predictive_data(data, data_file)
+        latents = self._latents(samples, kwargs)
+        sites = self.observed + [s.name for s in self.checked.of_role("deterministic")]
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
+        pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=sites)
+        draws = self._run_located(lambda: pred(key, **kwargs))
+        return {k: np.asarray(draws[k]) for k in sites if k in draws}
+
     def sample(self, data: dict | str | Path | None = None, *, chains: int = 8, warmup: int = 1000,
                samples: int = 5000, seed: int = 0, chain_method: str = "vectorized",
-               progress_bar: bool = False, float64: bool = False, data_file: str | None = None) -> Posterior:
-        """Run NUTS: ``MCMC(NUTS(model), ...).run(jax.random.PRNGKey(seed), **data)``."""
+               progress_bar: bool = False, float64: bool = False, data_file: str | None = None,
+               target_accept: float = 0.8, dense_mass: bool = False, max_tree_depth: int = 10,
+               cache: bool = True) -> Posterior:
+        """Run NUTS: ``MCMC(NUTS(model), ...).run(jax.random.PRNGKey(seed), **data)``.
+        ``target_accept``, ``dense_mass`` and ``max_tree_depth`` are NUTS's settings (Stan's
+        adapt_delta, dense_e metric and max_treedepth). ``cache`` keeps compiled samplers in
+        JAX's persistent compilation cache (see :mod:`pplang.jitcache`)."""
         if chain_method not in CHAIN_METHODS:
             raise ValueError(f"chain_method must be one of {CHAIN_METHODS}")
         timing: dict[str, float] = {}
@@ -365,12 +560,27 @@ class Model:
             jax.config.update("jax_enable_x64", True)
         from numpyro.infer import MCMC, NUTS
 
+        from .jitcache import JitClock, enable_persistent_cache
+
+        if cache:
+            enable_persistent_cache()
         timing["import_s"] = time.perf_counter() - t0
         kwargs = self.prepare_data(data, data_file)
-        mcmc = MCMC(NUTS(self.numpyro_model), num_warmup=warmup, num_samples=samples, num_chains=chains,
+        kernel = NUTS(self.numpyro_model, target_accept_prob=target_accept, dense_mass=dense_mass,
+                      max_tree_depth=max_tree_depth)
+        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains,
                     chain_method=chain_method, progress_bar=progress_bar)
         t1 = time.perf_counter()
-        self._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), **kwargs))
-        jax.block_until_ready(mcmc.get_samples())
-        timing["sample_s"] = time.perf_counter() - t1
-        return Posterior(mcmc, self.reported, chains, samples, warmup, seed, chain_method, timing)
+        with JitClock() as clock:
+            self._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs))
+            jax.block_until_ready(mcmc.get_samples())
+        run_s = time.perf_counter() - t1
+        timing["jit_s"] = clock.compile_s
+        timing["sample_s"] = run_s - clock.compile_s
+        timing["cache_hits"], timing["cache_misses"] = clock.cache_hits, clock.cache_misses
+        settings = {"chains": chains, "warmup": warmup, "samples": samples, "seed": seed,
+                    "chain_method": chain_method, "float64": float64, "target_accept": target_accept,
+                    "dense_mass": dense_mass, "max_tree_depth": max_tree_depth}
+        data_file = data_file or (str(data) if isinstance(data, (str, Path)) else None)
+        return Posterior(mcmc, self.reported, chains, samples, warmup, seed, chain_method, timing,
+                         model=self, data=kwargs, data_file=data_file, settings=settings)
