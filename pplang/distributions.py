@@ -15,6 +15,9 @@ from dataclasses import dataclass
 # Parameters that must be positive wherever they appear (NumPyro's names).
 POSITIVE_PARAMS = {"scale", "rate", "concentration", "concentration0", "concentration1", "df"}
 
+# Parameters that hold a matrix per event (one rank more than the event).
+MATRIX_PARAMS = {"covariance_matrix", "precision_matrix", "scale_tril"}
+
 DISCRETE_SUPPORTS = {"nonnegative_integer", "boolean", "integer_interval", "categorical"}
 
 
@@ -25,7 +28,9 @@ class DistInfo:
     distributions, 1 for vector-valued, 2 for matrix-valued); ``locscale`` when LocScaleReparam
     applies (with ``shape_params`` copied unchanged); ``truncatable`` when NumPyro's
     TruncatedDistribution accepts it; ``event_from`` the parameter whose trailing dims give the
-    event shape."""
+    event shape; ``half`` the row of the same family folded at 0 (used for a zero-centred prior on
+    a <lower=0> parameter: the same density); ``positional`` false when ``params`` is not the
+    NumPyro class's own positional order (arguments are then rendered by keyword)."""
 
     name: str
     numpyro: str
@@ -38,6 +43,8 @@ class DistInfo:
     truncatable: bool = False
     event_from: str | None = None
     summary: str = ""
+    half: str | None = None
+    positional: bool = True
 
     @property
     def n_required(self) -> int:
@@ -49,10 +56,10 @@ class DistInfo:
 
 
 _ROWS = [
-    DistInfo("Normal", "Normal", ("loc", "scale"), "real", locscale=True, truncatable=True,
+    DistInfo("Normal", "Normal", ("loc", "scale"), "real", locscale=True, truncatable=True, half="HalfNormal",
              summary="normal with mean loc and standard deviation scale"),
     DistInfo("HalfNormal", "HalfNormal", ("scale",), "positive", summary="|Normal(0, scale)|"),
-    DistInfo("Cauchy", "Cauchy", ("loc", "scale"), "real", locscale=True, truncatable=True),
+    DistInfo("Cauchy", "Cauchy", ("loc", "scale"), "real", locscale=True, truncatable=True, half="HalfCauchy"),
     DistInfo("HalfCauchy", "HalfCauchy", ("scale",), "positive"),
     DistInfo("StudentT", "StudentT", ("df", "loc", "scale"), "real", required=1, locscale=True,
              shape_params=("df",), truncatable=True, summary="Student-t(df, loc, scale)"),
@@ -77,7 +84,7 @@ _ROWS = [
              ("loc", "covariance_matrix", "precision_matrix", "scale_tril"), "real_vector",
              required=1, event_rank=1, event_from="loc"),
     DistInfo("MultivariateNormalCholesky", "MultivariateNormal", ("loc", "scale_tril"),
-             "real_vector", event_rank=1, event_from="loc",
+             "real_vector", event_rank=1, event_from="loc", positional=False,
              summary="MultivariateNormal given the lower Cholesky factor of the covariance"),
     DistInfo("Dirichlet", "Dirichlet", ("concentration",), "simplex", event_rank=1,
              event_from="concentration"),

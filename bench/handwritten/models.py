@@ -1,5 +1,7 @@
 """Hand-written NumPyro models for bench/run.py: what an expert writes for each case."""
 
+import jax
+import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 from numpyro.handlers import reparam
@@ -29,3 +31,28 @@ def _hier_logistic(N, J, K, X, g, y=None):
 
 
 hier_logistic = reparam(_hier_logistic, config={"a": LocScaleReparam(0)})
+
+
+def garch(T, y, sigma1):
+    mu = numpyro.sample("mu", dist.ImproperUniform(dist.constraints.real, (), ()))
+    alpha0 = numpyro.sample("alpha0", dist.ImproperUniform(dist.constraints.positive, (), ()))
+    alpha1 = numpyro.sample("alpha1", dist.ImproperUniform(dist.constraints.unit_interval, (), ()))
+    beta1 = numpyro.sample("beta1", dist.ImproperUniform(dist.constraints.interval(0, 1 - alpha1), (), ()))
+
+    def step(sigma_prev, y_prev):
+        sigma_t = jnp.sqrt(alpha0 + alpha1 * (y_prev - mu) ** 2 + beta1 * sigma_prev ** 2)
+        return sigma_t, sigma_t
+
+    _, rest = jax.lax.scan(step, jnp.asarray(sigma1, dtype=jnp.result_type(float)), y[:-1])
+    sigma = jnp.concatenate([jnp.asarray([sigma1], dtype=rest.dtype), rest])
+    with numpyro.plate("T", T):
+        numpyro.sample("y", dist.Normal(mu, sigma), obs=y)
+
+
+def gp_regression(N, x, y=None):
+    rho = numpyro.sample("rho", dist.InverseGamma(5, 5))
+    alpha = numpyro.sample("alpha", dist.HalfNormal(1))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(1))
+    d2 = (x[:, None] - x[None, :]) ** 2
+    K = alpha ** 2 * jnp.exp(-0.5 * d2 / rho ** 2) + sigma ** 2 * jnp.eye(N)
+    numpyro.sample("y", dist.MultivariateNormal(jnp.zeros(N), scale_tril=jnp.linalg.cholesky(K)), obs=y)
