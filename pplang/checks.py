@@ -14,10 +14,10 @@ from typing import assert_never
 
 from . import ir
 from .diagnostics import Diagnostic, PplangError
-from .distributions import POSITIVE_PARAMS, REGISTRY, DistInfo
+from .distributions import MATRIX_PARAMS, POSITIVE_PARAMS, REGISTRY, DistInfo
 from .functions import FUNCTIONS
 
-RESERVED = {"data", "param", "target", "for", "in", "noncentered", "centered", "partial", "auto"}
+RESERVED = {"data", "param", "target", "for", "in", "generated", "noncentered", "centered", "partial", "auto"}
 VECTOR_TYPES = {"vector", "simplex", "ordered", "positive_ordered"}
 MATRIX_TYPES = {"matrix", "cholesky_factor_corr", "cov_matrix", "corr_matrix", "cholesky_factor_cov"}
 
@@ -40,7 +40,8 @@ class VType:
 @dataclass(frozen=True)
 class Symbol:
     """A named quantity: ``role`` is data, derived, param (declared latent), latent (undeclared,
-    defined by ``~``) or deterministic; ``base`` int/real; ``dims`` its sizes; ``decl`` the
+    defined by ``~``), deterministic, or generated (a ``generated`` statement: computed per
+    posterior draw after sampling, never part of the model); ``base`` int/real; ``dims`` its sizes; ``decl`` the
     statement that declared or defined it; ``type`` the declared type, if any."""
 
     name: str
@@ -65,7 +66,9 @@ class Plate:
 @dataclass(frozen=True)
 class SiteInfo:
     """How a sampling statement is rendered: ``observed``; ``method`` is "direct" (the
-    distribution as written), "truncated" (TruncatedDistribution to the declared bounds) or
+    distribution as written), "half" (a zero-centred Normal/Cauchy on a <lower=0> parameter becomes
+    the registry's half distribution, the same density), "truncated" (TruncatedDistribution to the
+    declared bounds) or
     "flat" (ImproperUniform over the declared constraint plus a factor with the log density)."""
 
     observed: bool
@@ -201,6 +204,8 @@ class _Checker:
         decl_params = {s.name: s for s in self.program.statements if isinstance(s, ir.ParamDecl)}
         sampled = {s.lhs.name for s in self.program.statements if isinstance(s, ir.Sample)}
         for stmt in self.program.statements:
+            if not isinstance(stmt, ir.Generated):
+                self.no_generated_refs(stmt)
             self.statement(stmt, decl_params, sampled)
         for name, decl in decl_params.items():
             if name not in sampled and name in self.symbols:
@@ -280,6 +285,8 @@ class _Checker:
                 self.expr(value)
             case ir.For():
                 self.for_loop(stmt)
+            case ir.Generated():
+                self.generated(stmt)
             case _:
                 assert_never(stmt)
 
@@ -348,7 +355,7 @@ class _Checker:
         return None
 
     # ------------------------------------------------------------------ sampling and definitions
-    def sample(self, stmt: ir.Sample) -> None:
+    def sample(self, stmt: ir.Sample, role: str = "latent") -> None:
         lhs = stmt.lhs
         sym = self.symbols.get(lhs.name)
         info = REGISTRY.get(stmt.dist.dist)
@@ -399,7 +406,7 @@ class _Checker:
             self.plates = plates
         self.out.plates[id(stmt)] = plates
         for name, vt in arg_types.items():
-            self.check_arg_shape(vt, implicit, info, args[name], stmt)
+            self.check_arg_shape(vt, implicit, info, args[name], stmt, name)
         self.pedantic(stmt, info, args, sym)
         method = "direct"
         if observed:
@@ -411,9 +418,9 @@ class _Checker:
                 method = self.param_method(sym, info, stmt)
                 self.prior_of[lhs.name] = stmt
             else:
-                self.declare(Symbol(lhs.name, "latent", "int" if info.discrete else "real",
+                self.declare(Symbol(lhs.name, role, "int" if info.discrete else "real",
                                     tuple(p.size for p in plates) + tuple(elem_dims[len(implicit):]), stmt), lhs.span)
-            if info.discrete:
+            if info.discrete and role != "generated":
                 self.err("invalid-type", f'"{lhs.name}" would be a discrete latent variable ({info.name}); '
                          "NUTS needs continuous parameters", stmt.dist.dist_span,
                          "marginalise it with `target += log_sum_exp(...)`")
@@ -443,12 +450,17 @@ class _Checker:
             if _is_num(lo, 0) and _is_num(hi, 1) and info.support == "unit_interval":
                 return "direct"
             bounds_const = all(b is None or constant_expr(b, self.symbols) for b in (lo, hi))
+            loc = (dict(zip(info.params, stmt.dist.args)) | dict(stmt.dist.kwargs)).get("loc")
+            if (info.half and _is_num(lo, 0) and hi is None and _is_num(loc, 0)
+                    and stmt.dist.truncation is None):
+                return "half"
             if info.truncatable and bounds_const and stmt.dist.truncation is None:
                 return "truncated"
         return "flat"
 
-    def check_arg_shape(self, vt: VType, implicit, info: DistInfo, expr: ir.Expr, stmt) -> None:
-        batch_dims = vt.dims[: max(0, vt.rank - info.event_rank)]
+    def check_arg_shape(self, vt: VType, implicit, info: DistInfo, expr: ir.Expr, stmt, param: str = "") -> None:
+        event_rank = info.event_rank + (1 if param in MATRIX_PARAMS else 0)
+        batch_dims = vt.dims[: max(0, vt.rank - event_rank)]
         if not batch_dims:
             return
         if len(batch_dims) > len(implicit):
@@ -489,7 +501,7 @@ class _Checker:
             return None
         return args
 
-    def define(self, stmt: ir.Define) -> None:
+    def define(self, stmt: ir.Define, role: str = "deterministic") -> None:
         lhs = stmt.lhs
         sym = self.symbols.get(lhs.name)
         if sym is not None:
@@ -504,8 +516,44 @@ class _Checker:
         vt = self.expr(stmt.value)
         if vt is None:
             return
-        self.declare(Symbol(lhs.name, "deterministic", "real", tuple(p.size for p in plates) + vt.dims, stmt),
+        self.declare(Symbol(lhs.name, role, "real", tuple(p.size for p in plates) + vt.dims, stmt),
                      lhs.span)
+
+    # ------------------------------------------------------------------ generated quantities
+    def generated(self, stmt: ir.Generated) -> None:
+        """``generated x = e`` / ``generated x[n] ~ D(...)``: a new quantity per posterior draw."""
+        inner = stmt.stmt
+        lhs = inner.lhs
+        if lhs.name in self.symbols:
+            prev = self.symbols[lhs.name]
+            self.err("duplicate-definition", f'"{lhs.name}" is already defined at line {prev.decl.span.line}',
+                     lhs.span, f'a generated quantity needs a new name, e.g. "{lhs.name}_rep"')
+            return
+        match inner:
+            case ir.Sample(annotation=ann):
+                if not isinstance(ann, ir.Centered):
+                    self.err("reparam-unsupported", f"a generated quantity is drawn after sampling: it cannot be "
+                             f"{_ann_word(ann)}", ann.span, "remove the annotation")
+                    return
+                self.sample(inner, role="generated")
+            case ir.Define() if lhs.indices and isinstance(lhs.indices[0], ir.Num):
+                self.err("invalid-lhs", "a generated quantity is defined whole: index it only by fresh index "
+                         "variables", lhs.indices[0].span, f"write generated {lhs.name}[n] = ...")
+            case ir.Define():
+                self.define(inner, role="generated")
+            case _:
+                assert_never(inner)
+
+    def no_generated_refs(self, stmt: ir.Stmt) -> None:
+        """A model statement may not read a generated quantity: they depend on the model, never
+        the reverse (they are computed after sampling)."""
+        for node in _names(stmt, []):
+            sym = self.symbols.get(node.id)
+            if sym is not None and sym.role == "generated":
+                self.err("generated-in-model", f'"{node.id}" is a generated quantity: the model cannot use it',
+                         node.span, f"generated quantities are computed after sampling; to use {node.id} in the "
+                         f"model, define it without `generated`")
+                return
 
     # ------------------------------------------------------------------ loops
     def init_define(self, stmt: ir.Define) -> None:
@@ -888,6 +936,20 @@ def _linear_size(lo: ir.Expr, hi: ir.Expr, varying: set) -> ir.Expr | None:
     if const:
         expr = ir.BinOp("+" if const > 0 else "-", expr, ir.Num(float(abs(const)), True))
     return expr
+
+
+def _names(node, out: list) -> list:
+    """Every Name node inside a statement or expression (indexing bases included)."""
+    if isinstance(node, ir.Name):
+        out.append(node)
+    if isinstance(node, tuple):
+        for x in node:
+            _names(x, out)
+    elif hasattr(node, "__dataclass_fields__"):
+        for f in node.__dataclass_fields__.values():
+            if f.compare:
+                _names(getattr(node, f.name), out)
+    return out
 
 
 def _used_names(node) -> set[str]:

@@ -101,6 +101,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "(`model.ppl` -> `model.json`).",
     ),
     "file-not-found": ("the model file cannot be read", "Check the path."),
+    "generated-in-model": (
+        "a model statement uses a generated quantity",
+        "`generated` statements are computed once per posterior draw, after sampling, from the "
+        "model's data, parameters and deterministic quantities (Stan's generated quantities). They "
+        "are not part of the model's density, so the model cannot read them: the dependence goes "
+        "one way. To use the value in the model, define it without `generated`.",
+    ),
     "unsupported": (
         "a construct is valid syntax but not supported yet",
         "The message names the construct. Please report the model that needs it.",

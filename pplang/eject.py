@@ -4,7 +4,9 @@ can keep and run without pplang (``pplang compile MODEL.ppl -o model.py``).
 The appended code converts each declared data field exactly as ``runtime.prepare_data`` does
 (whole numbers to Python ``int`` / int64 arrays, reals to float64 arrays; derived data through
 ``transform_data``) and runs ``MCMC(NUTS(model))`` with ``pplang run``'s defaults, so the same
-seed gives the same draws. Validation (bounds, shapes) stays pplang's job.
+seed gives the same draws. A model with ``generated`` statements also gets ``generate()``, which
+computes them from the draws as ``Posterior.generated`` does (same key, so the same values).
+Validation (bounds, shapes) stays pplang's job.
 """
 
 from __future__ import annotations
@@ -71,8 +73,9 @@ def main(argv=None):
                 chain_method=args.chain_method, progress_bar=False)
     mcmc.run(jax.random.PRNGKey(args.seed), **data)
     mcmc.print_summary(exclude_deterministic=False)
+    draws = {{k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}}{generated_call}
     if args.save:
-        np.savez(args.save, **{{k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}})
+        np.savez(args.save, **draws)
 
 
 if __name__ == "__main__":
@@ -80,10 +83,37 @@ if __name__ == "__main__":
 '''
 
 
+GENERATE = '''
+
+# generated quantities: computed once per posterior draw after sampling, as pplang does
+GENERATED = {names!r}
+from numpyro.diagnostics import print_summary  # noqa: E402
+
+
+def generate(draws, data, seed):
+    """The generated quantities of every draw (chain, draw, ...): the model run with _pp_generate=True."""
+    from numpyro.infer import Predictive
+
+    pred = Predictive(model, posterior_samples=draws, batch_ndims=2, return_sites=GENERATED)
+    out = pred(jax.random.fold_in(jax.random.PRNGKey(seed), 2), **data, _pp_generate=True)
+    return {{k: np.asarray(out[k]) for k in GENERATED}}
+'''
+
+GENERATE_CALL = """
+    generated = generate(draws, data, args.seed)
+    print_summary(generated, prob=0.9)
+    draws.update(generated)"""
+
+
 def eject(model: Model, default_data: str | None = None) -> str:
     """The standalone program: ``model.python_source`` followed by data loading and an MCMC run.
     ``default_data`` is the data file used when the program is run without one."""
     fields = {s.name: ("int" if s.base == "int" else "real", len(s.dims)) for s in model.checked.of_role("data")}
     body = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in fields.items()) + "}"
-    return model.python_source + TEMPLATE.format(
-        data_fields=body, default_data=default_data, model_file=Path(model.path).name)
+    names = model.generated_names
+    program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=Path(model.path).name,
+                              generated_call=GENERATE_CALL if names else "")
+    if names:
+        head, main = program.split("\n\ndef main(", 1)
+        program = head + GENERATE.format(names=names) + "\n\ndef main(" + main
+    return model.python_source + program

@@ -1,7 +1,8 @@
 """The model graph: Graphviz DOT text drawn from the checked IR, before any sampling.
 
 Nodes: data (boxes), derived data (dashed boxes), latent variables (ellipses), observed variables
-(grey ellipses), deterministic quantities (dashed ellipses) and ``target +=`` terms (a note).
+(grey ellipses), deterministic quantities (dashed ellipses), ``target +=`` terms (a note) and
+generated quantities (dotted ellipses, labelled ``generated``).
 Labels give the distribution and the parameterisation (``theta ~ Normal`` / ``noncentered``).
 Plates are clusters labelled with their size (``J``); nested plates are nested clusters. An edge
 runs from every name a statement's right side uses to the quantity it defines. Importing this
@@ -28,6 +29,7 @@ STYLE = {
     "observed": 'shape=ellipse, style=filled, fillcolor="#d9d9d9"',
     "deterministic": 'shape=ellipse, style=dashed',
     "target": 'shape=note',
+    "generated": 'shape=ellipse, style=dotted',
 }
 
 
@@ -117,6 +119,11 @@ class _Graph:
             case ir.For(var=var, body=body):
                 for b in body:
                     self.statement(b, set(skip) | {var})
+            case ir.Generated(stmt=inner):
+                self.statement(inner, skip)
+                name = inner.lhs.name
+                kind, label = self.nodes[name]
+                self.nodes[name] = ("generated", f"generated\\n{label}")
             case _:
                 assert_never(stmt)
 

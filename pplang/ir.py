@@ -286,7 +286,18 @@ class For:
     span: Span = _span()
 
 
-Stmt = Union[DataDecl, DerivedData, ParamDecl, Sample, Define, Target, For]
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """``generated stmt``: a generated quantity (Stan's generated quantities), computed once per
+    posterior draw after sampling and never part of the model's density. ``stmt`` is a ``Define``
+    (``generated diff = theta[1] - theta[2]``) or a ``Sample`` drawn with a fresh key
+    (``generated y_rep[n] ~ Normal(theta[n], sigma[n])``)."""
+
+    stmt: Sample | Define
+    span: Span = _span()
+
+
+Stmt = Union[DataDecl, DerivedData, ParamDecl, Sample, Define, Target, For, Generated]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,9 @@ model has parameterisation annotations) and ``reparam_config``. Indexed statemen
 first plate it varies along to the last, size 1 where it does not vary) followed by its own value
 dimensions, so element-wise code broadcasts exactly as the math says. Nothing loops over data: a
 ``for`` loop (a recursion) becomes a step function run by ``jax.lax.scan``, whose carry holds the
-previous element of each recursive quantity.
+previous element of each recursive quantity. ``generated`` statements go last, under ``if
+_pp_generate:`` (a keyword argument that defaults to False, added only when the model has them):
+NUTS never runs them, ``Predictive(..., _pp_generate=True)`` computes them from the posterior draws.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from typing import assert_never
 
 from . import ir
 from .checks import CheckedModel, LoopInfo, Plate, VType
+from .distributions import REGISTRY
 
+GENERATE_FLAG = "_pp_generate"  # the model's keyword argument that turns on the generated quantities
 GENERATED_NAMES = {"jax", "jnp", "np", "numpyro", "dist", "constraints", "LocScaleReparam", "model",
                    "transform_data", "reparam_config", "data"}
 _OPS = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**", "@": "@", "==": "==", "!=": "!=", "<": "<",
@@ -262,9 +266,13 @@ class _Lowering:
         self.reparam()
         return w.source()
 
-    def signature(self, names: list[str], optional: set[str]) -> str:
+    def generated(self) -> list[ir.Generated]:
+        return [s for s in self.c.program.statements if isinstance(s, ir.Generated)]
+
+    def signature(self, names: list[str], optional: set[str], flag: bool = False) -> str:
         if all(pyname(n) == n for n in names):
             params = [n + ("=None" if n in optional else "") for n in names]
+            params += [f"{GENERATE_FLAG}=False"] if flag else []
             return ", ".join(["*"] + params) if params else ""
         return "**data"
 
@@ -296,15 +304,28 @@ class _Lowering:
     def model(self) -> None:
         w = self.w
         names = self.data_names()
-        sig = self.signature(names, self.observed())
+        generated = self.generated()
+        sig = self.signature(names, self.observed(), flag=bool(generated))
         w.line(f"def model({sig}):")
         w.depth += 1
         if sig == "**data":
             self.unpack(names)
+            if generated:
+                w.line(f"{GENERATE_FLAG} = data.get({GENERATE_FLAG!r}, False)")
         body_start = len(w.lines)
         for stmt in self.c.program.statements:
             w.origin = stmt.span.line
             self.statement(stmt)
+        if generated:
+            self.enter(())
+            w.origin = 0
+            w.line(f"if {GENERATE_FLAG}:  # generated quantities: computed after sampling, never by NUTS")
+            w.depth += 1
+            for stmt in generated:
+                w.origin = stmt.span.line
+                self.statement(stmt.stmt)
+            self.enter(())
+            w.depth -= 1
         if len(w.lines) == body_start:
             w.line("pass")
         w.depth -= 1 + (1 if self.open_plates else 0)
@@ -362,6 +383,8 @@ class _Lowering:
                 self.w.line(f"numpyro.factor('_pp_target_{stmt.span.line}', {total})")
             case ir.For():
                 self.loop(stmt)
+            case ir.Generated():
+                pass  # rendered after the model's statements, under `if _pp_generate:`
             case _:
                 assert_never(stmt)
 
@@ -417,7 +440,7 @@ class _Lowering:
         call = stmt.dist
         args = dict(zip(info.params, call.args))
         args.update(dict(call.kwargs))
-        if list(args) == list(info.params[: len(args)]):
+        if info.positional and list(args) == list(info.params[: len(args)]):
             parts = [lower(args[p]) for p in info.params[: len(args)]]
         else:
             parts = [f"{p}={lower(args[p])}" for p in info.params if p in args]
@@ -440,6 +463,9 @@ class _Lowering:
             self.w.line(f"numpyro.sample({name!r}, {code}, obs={pyname(name)})")
             return
         sym = self.c.symbols[name]
+        if site.method == "half":
+            scale = (dict(zip(site.dist.params, stmt.dist.args)) | dict(stmt.dist.kwargs))["scale"]
+            code = f"dist.{REGISTRY[site.dist.half].numpyro}({lower(scale)})"
         if site.method == "truncated":
             t = sym.type
             lo, hi = t.bound("lower"), t.bound("upper")

@@ -88,7 +88,7 @@ def posterior_to_arviz(post, *, predictive: bool = True, prior: dict | None = No
 
     model: Model = post.model
     names = _Dims(model)
-    posterior = _public(post.grouped_samples)
+    posterior = {**_public(post.grouped_samples), **post.generated(grouped=True)}  # as Stan/ArviZ do
     observed = {k: np.asarray(post.data[k]) for k in model.observed if post.data.get(k) is not None}
     constant = {k: np.asarray(v) for k, v in post.data.items()
                 if k not in observed and v is not None and np.asarray(v).dtype.kind in "biuf"}
@@ -153,7 +153,7 @@ def save_posterior(post, path: Path, *, predictive: bool = False, prior: dict | 
     if path.suffix.lower() == ".nc":
         write_netcdf(post.to_arviz(predictive=predictive, prior=prior), path)
     else:
-        columns = {"posterior": _public(post.grouped_samples)}
+        columns = {"posterior": _public(post.grouped_samples), "generated": post.generated(grouped=True)}
         if predictive:
             columns["posterior_predictive"] = post.predictive(grouped=True)
         write_csv(columns, path)
@@ -169,7 +169,8 @@ def write_netcdf(idata, path: Path) -> None:
 
 def csv_columns(groups: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Flatten (chain, draw, ...) arrays to columns ``chain``, ``draw`` (0-based, as in the
-    netCDF file) and one per element, 1-based: ``theta[1]``, ``x[1,2]``. Replicated data gets a
+    netCDF file) and one per element, 1-based: ``theta[1]``, ``x[1,2]`` (generated quantities after the
+posterior's, under their own names). Replicated data gets a
     ``_rep`` suffix (``y_rep[1]``) so it cannot be mistaken for the posterior's quantities."""
     first = next((a for arrays in groups.values() for a in arrays.values()), None)
     chains, draws = np.shape(first)[:2] if first is not None else (0, 0)

@@ -193,6 +193,7 @@ class Posterior:
     data_file: str | None = None
     settings: dict = field(default_factory=dict)
     _predictive: dict | None = field(default=None, repr=False)
+    _generated: dict | None = field(default=None, repr=False)
 
     @property
     def samples(self) -> dict[str, np.ndarray]:
@@ -215,6 +216,15 @@ class Posterior:
         if self._predictive is None:
             self._predictive = self.model.replicate(self.grouped_samples, self.data, seed=self.seed)
         return self._predictive if grouped else _flatten_chains(self._predictive)
+
+    def generated(self, *, grouped: bool = False) -> dict[str, np.ndarray]:
+        """The generated quantities (``generated`` statements), computed once per posterior draw
+        after sampling: name -> (chains * samples, ...) like :attr:`samples`, or (chains, samples,
+        ...) when ``grouped``; empty when the model has none. ``~`` statements draw with the key
+        ``jax.random.fold_in(jax.random.PRNGKey(seed), 2)``."""
+        if self._generated is None:
+            self._generated = self.model.generate(self.grouped_samples, self.data, seed=self.seed)
+        return self._generated if grouped else _flatten_chains(self._generated)
 
     def log_likelihood(self) -> dict[str, np.ndarray]:
         """log p(y_i | draw) for every observation: name -> array (chains, samples, *obs shape)."""
@@ -266,10 +276,12 @@ class Posterior:
         """The same dictionary that ``pplang run --json`` prints."""
         from numpyro.diagnostics import summary
 
-        grouped = self.mcmc.get_samples(group_by_chain=True)
-        stats = summary({k: grouped[k] for k in self.reported if k in grouped}, prob=0.9, group_by_chain=True)
+        grouped = dict(self.mcmc.get_samples(group_by_chain=True))
+        grouped.update(self.generated(grouped=True) if self.model is not None else {})
+        names = self.reported + (self.model.generated_names if self.model is not None else [])
+        stats = summary({k: grouped[k] for k in names if k in grouped}, prob=0.9, group_by_chain=True)
         params = {}
-        for name in self.reported:
+        for name in names:
             if name not in stats:
                 continue
             s = stats[name]
@@ -365,6 +377,11 @@ class Model:
     def reported(self) -> list[str]:
         """Quantities shown in summaries: parameters, latents and deterministics, in model order."""
         return [s.name for s in self.checked.of_role("param", "latent", "deterministic")]
+
+    @property
+    def generated_names(self) -> list[str]:
+        """The generated quantities (``generated`` statements), in model order."""
+        return [s.name for s in self.checked.of_role("generated")]
 
     def prepare_data(self, data: dict | str | Path | None = None, data_file: str | None = None) -> dict:
         """Validate data (a dict or a JSON path) and add the derived data: the model's kwargs."""
@@ -513,6 +530,25 @@ class Model:
         pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=self.observed)
         draws = self._run_located(lambda: pred(key, **kwargs))
         return {k: np.asarray(draws[k]) for k in self.observed if k in draws}
+
+    def generate(self, samples: dict[str, np.ndarray], data: dict, *, seed: int = 0) -> dict[str, np.ndarray]:
+        """The generated quantities for each posterior draw (``samples`` with (chain, draw) axes;
+        ``data`` the model's kwargs, observed values included): the model run by ``Predictive``
+        with ``_pp_generate=True`` on the latent draws, key ``fold_in(PRNGKey(seed), 2)``.
+        Returns name -> (chain, draw, ...); empty when the model has none."""
+        names = self.generated_names
+        if not names:
+            return {}
+        import jax
+        from numpyro.infer import Predictive
+
+        from .lower_numpyro import GENERATE_FLAG
+
+        latents = self._latents(samples, data)
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
+        pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=names)
+        draws = self._run_located(lambda: pred(key, **data, **{GENERATE_FLAG: True}))
+        return {k: np.asarray(draws[k]) for k in names if k in draws}
 
     def log_likelihood(self, samples: dict[str, np.ndarray], data: dict) -> dict[str, np.ndarray]:
         """log p(y_i | draw) of every observation (``numpyro.infer.log_likelihood``): name ->

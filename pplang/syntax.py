@@ -125,6 +125,9 @@ class _ToIR(Transformer):
     def target_stmt(self, meta, value):
         return ir.Target(value, _span_of(meta))
 
+    def generated_stmt(self, meta, stmt):
+        return ir.Generated(stmt, _span_of(meta))
+
     def for_stmt(self, meta, var, lo, hi, *body):
         return ir.For(str(var), lo, hi, tuple(body), _span_of(meta))
 
@@ -235,7 +238,7 @@ def _describe(tok_type: str) -> str:
 
 
 ANNOTATIONS = ("noncentered", "centered", "partial", "auto")
-STATEMENT_KEYWORDS = ("data", "param", "target", "for")
+STATEMENT_KEYWORDS = ("data", "param", "target", "for", "generated")
 _CLOSERS = {"LPAR": ("')'", "RPAR"), "LSQB": ("']'", "RSQB")}
 
 
@@ -316,6 +319,10 @@ def _unexpected_token(exc: lark.exceptions.UnexpectedToken, source: str) -> Diag
         return Diagnostic("syntax-error", f"missing ',' before {word!r}", span, "separate arguments with commas")
     if tok.type == "EQUAL" and "'~'" in expected:
         return Diagnostic("syntax-error", generic, span, "use '~' to give a distribution and '=' to define a value")
+    line = source.splitlines()[tok.line - 1] if 0 < tok.line <= len(source.splitlines()) else ""
+    if line.split(maxsplit=1)[:1] == ["generated"]:
+        return Diagnostic("syntax-error", generic, span, "after `generated` write one definition "
+                          "(`generated d = theta[1] - theta[2]`) or one draw (`generated y_rep[n] ~ Normal(...)`)")
     return Diagnostic("syntax-error", generic, span, None)
 
 
