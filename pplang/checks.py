@@ -17,7 +17,7 @@ from .diagnostics import Diagnostic, PplangError
 from .distributions import MATRIX_PARAMS, POSITIVE_PARAMS, REGISTRY, DistInfo
 from .functions import FUNCTIONS
 
-RESERVED = {"data", "param", "target", "for", "in", "generated", "noncentered", "centered", "partial", "auto"}
+RESERVED = {"data", "param", "target", "for", "in", "generated", "local", "noncentered", "centered", "partial", "auto"}
 VECTOR_TYPES = {"vector", "simplex", "ordered", "positive_ordered"}
 MATRIX_TYPES = {"matrix", "cholesky_factor_corr", "cov_matrix", "corr_matrix", "cholesky_factor_cov"}
 
@@ -112,6 +112,7 @@ class CheckedModel:
     reparam: dict[str, ir.Annotation] = field(default_factory=dict)
     size_checks: list[SizeCheck] = field(default_factory=list)
     flat_params: set[str] = field(default_factory=set)
+    locals: set[str] = field(default_factory=set)
     loops: dict[int, LoopInfo] = field(default_factory=dict)
     init_defines: dict[int, str] = field(default_factory=dict)
     range_sizes: dict[int, ir.Expr] = field(default_factory=dict)
@@ -202,6 +203,8 @@ class _Checker:
     # ------------------------------------------------------------------ statements
     def run(self) -> CheckedModel:
         decl_params = {s.name: s for s in self.program.statements if isinstance(s, ir.ParamDecl)}
+        self.out.locals = {s.lhs.name for s in _all_statements(self.program.statements)
+                           if isinstance(s, ir.Define) and s.local}
         sampled = {s.lhs.name for s in self.program.statements if isinstance(s, ir.Sample)}
         for stmt in self.program.statements:
             if not isinstance(stmt, ir.Generated):
@@ -949,6 +952,16 @@ def _names(node, out: list) -> list:
         for f in node.__dataclass_fields__.values():
             if f.compare:
                 _names(getattr(node, f.name), out)
+    return out
+
+
+def _all_statements(stmts) -> list:
+    """Statements with loop bodies flattened in."""
+    out = []
+    for s in stmts:
+        out.append(s)
+        if isinstance(s, ir.For):
+            out += _all_statements(s.body)
     return out
 
 

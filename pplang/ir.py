@@ -259,11 +259,13 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class Define:
-    """``lhs = expr``: a deterministic quantity, reported in summaries."""
+    """``lhs = expr``: a deterministic quantity, reported in summaries; ``local lhs = expr``
+    (``local`` true) is an intermediate value that is neither stored per draw nor reported."""
 
     lhs: Lhs
     value: Expr
     span: Span = _span()
+    local: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -374,7 +374,7 @@ class _Lowering:
                 if plates and (not vt.plates or vt.plates[0] != plates[0].index):
                     shape = [lower.size(p.size) for p in plates] + [lower.size(d) for d in vt.dims]
                     code = f"jnp.broadcast_to({code}, ({', '.join(shape)},))"
-                self.w.line(f"{pyname(lhs.name)} = numpyro.deterministic({lhs.name!r}, {code})")
+                self.w.line(f"{pyname(lhs.name)} = {self.recorded(lhs.name, code)}")
             case ir.Target(value=value):
                 self.enter(())
                 code = _ExprLowering(self.c, ())(value)
@@ -421,7 +421,11 @@ class _Lowering:
             if name in info.recursive:
                 firsts = ", ".join(f"_pp_init_{name}_{i}" for i in range(1, last + 1))
                 code = f"jnp.concatenate([jnp.stack([{firsts}]), {code}], axis=0)"
-            w.line(f"{pyname(name)} = numpyro.deterministic({name!r}, {code})")
+            w.line(f"{pyname(name)} = {self.recorded(name, code)}")
+
+    def recorded(self, name: str, code: str) -> str:
+        """A defined value: a deterministic site, unless the model marked it ``local``."""
+        return code if name in self.c.locals else f"numpyro.deterministic({name!r}, {code})"
 
     def flat(self, t: ir.Type, n_plate_dims: int, lower: _ExprLowering) -> str:
         """An ImproperUniform over the declared constraint, for the dims not covered by plates."""

@@ -376,7 +376,8 @@ class Model:
     @property
     def reported(self) -> list[str]:
         """Quantities shown in summaries: parameters, latents and deterministics, in model order."""
-        return [s.name for s in self.checked.of_role("param", "latent", "deterministic")]
+        return [s.name for s in self.checked.of_role("param", "latent", "deterministic")
+                if s.name not in self.checked.locals]
 
     @property
     def generated_names(self) -> list[str]:
@@ -571,7 +572,8 @@ class Model:
         self._check_replicable()
         kwargs = self.predictive_data(data, data_file)
         latents = self._latents(samples, kwargs)
-        sites = self.observed + [s.name for s in self.checked.of_role("deterministic")]
+        sites = self.observed + [s.name for s in self.checked.of_role("deterministic")
+                                 if s.name not in self.checked.locals]
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
         pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=sites)
         draws = self._run_located(lambda: pred(key, **kwargs))

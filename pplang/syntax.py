@@ -122,6 +122,9 @@ class _ToIR(Transformer):
     def define_stmt(self, meta, lhs, value):
         return ir.Define(lhs, value, _span_of(meta))
 
+    def local_stmt(self, meta, stmt):
+        return ir.Define(stmt.lhs, stmt.value, _span_of(meta), local=True)
+
     def target_stmt(self, meta, value):
         return ir.Target(value, _span_of(meta))
 
@@ -238,7 +241,7 @@ def _describe(tok_type: str) -> str:
 
 
 ANNOTATIONS = ("noncentered", "centered", "partial", "auto")
-STATEMENT_KEYWORDS = ("data", "param", "target", "for", "generated")
+STATEMENT_KEYWORDS = ("data", "param", "target", "for", "generated", "local")
 _CLOSERS = {"LPAR": ("')'", "RPAR"), "LSQB": ("']'", "RSQB")}
 
 
