@@ -39,7 +39,7 @@ SETTINGS: dict[str, dict] = {
     "eight_schools-eight_schools_centered": {"target_accept": 0.95},
     "kilpisjarvi_mod-kilpisjarvi": {"dense_mass": True},
     "kidiq-kidscore_interaction": {"dense_mass": True},
-    "gp_pois_regr-gp_pois_regr": {"target_accept": 0.95},
+    "gp_pois_regr-gp_pois_regr": {"target_accept": 0.99},
     "mcycle_gp-accel_gp": {"target_accept": 0.99},
 }
 
