@@ -159,15 +159,7 @@ def names_in(expr) -> set[str]:
 
 def _indexings(node, out: list) -> list:
     """Every Index node inside a statement or expression (for index-range inference)."""
-    if isinstance(node, ir.Index):
-        out.append(node)
-    if isinstance(node, tuple):
-        for x in node:
-            _indexings(x, out)
-    elif hasattr(node, "__dataclass_fields__"):
-        for f in node.__dataclass_fields__.values():
-            if f.compare:
-                _indexings(getattr(node, f.name), out)
+    out += [n for n in ir.walk(node) if isinstance(n, ir.Index)]
     return out
 
 
@@ -943,15 +935,7 @@ def _linear_size(lo: ir.Expr, hi: ir.Expr, varying: set) -> ir.Expr | None:
 
 def _names(node, out: list) -> list:
     """Every Name node inside a statement or expression (indexing bases included)."""
-    if isinstance(node, ir.Name):
-        out.append(node)
-    if isinstance(node, tuple):
-        for x in node:
-            _names(x, out)
-    elif hasattr(node, "__dataclass_fields__"):
-        for f in node.__dataclass_fields__.values():
-            if f.compare:
-                _names(getattr(node, f.name), out)
+    out += [n for n in ir.walk(node) if isinstance(n, ir.Name)]
     return out
 
 
@@ -967,19 +951,7 @@ def _all_statements(stmts) -> list:
 
 def _used_names(node) -> set[str]:
     """Every name referenced anywhere under ``node`` (left sides included)."""
-    out: set[str] = set()
-    if isinstance(node, ir.Name):
-        out.add(node.id)
-    elif isinstance(node, ir.Lhs):
-        out.add(node.name)
-    if isinstance(node, tuple):
-        for x in node:
-            out |= _used_names(x)
-    elif hasattr(node, "__dataclass_fields__"):
-        for f in node.__dataclass_fields__.values():
-            if f.compare:
-                out |= _used_names(getattr(node, f.name))
-    return out
+    return {n.id if isinstance(n, ir.Name) else n.name for n in ir.walk(node) if isinstance(n, (ir.Name, ir.Lhs))}
 
 
 def _is_num(e: ir.Expr | None, value: float) -> bool:

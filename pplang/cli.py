@@ -167,7 +167,7 @@ def cmd_run(args) -> int:
     posterior.timing["compile_s"] = compile_s
     from .advice import sampling_diagnostics
 
-    advice = sampling_diagnostics(model, posterior)
+    advice = model.data_warnings + sampling_diagnostics(model, posterior)
     summary = posterior.summary()
     summary["warnings"] = [{"code": d.code, "message": d.message, "line": d.span.line or None, "help": d.help}
                            for d in advice]

@@ -309,6 +309,18 @@ class Program:
     statements: tuple[Stmt, ...]
 
 
+def walk(node: object):
+    """Every IR node under ``node`` (itself included), depth first; tuples are descended."""
+    if isinstance(node, tuple):
+        for x in node:
+            yield from walk(x)
+    elif hasattr(node, "__dataclass_fields__"):
+        yield node
+        for f in node.__dataclass_fields__.values():
+            if f.compare:
+                yield from walk(getattr(node, f.name))
+
+
 def dump(node: object, indent: int = 0) -> str:
     """A stable, readable dump of an IR tree (spans omitted): used by ``--emit ir`` and goldens."""
     pad = "  " * indent

@@ -356,7 +356,17 @@ class Model:
     def _module(self) -> dict:
         if self._namespace is None:
             namespace: dict = {"__name__": "pplang_generated"}
-            code = compile(self.python_source, self._code_filename, "exec")
+            try:
+                code = compile(self.python_source, self._code_filename, "exec")
+            except (SyntaxError, RecursionError, MemoryError) as exc:
+                # only nesting beyond Python's own parser limits gets here (e.g. 200 parentheses)
+                lineno = getattr(exc, "lineno", None) or 0
+                line = self._origins[lineno - 1] if 0 < lineno <= len(self._origins) else 0
+                text = self.source.splitlines()[line - 1] if line else ""
+                raise PplangError([Diagnostic("syntax-error", "this expression is nested too deeply for Python",
+                                              ir.Span(line, 1, line, len(text) + 1),
+                                              "split it into several definitions with `local name = ...`")],
+                                  source=self.source, file=self.path) from None
             exec(code, namespace)  # the source is generated from the IR: no user text is executed
             self._namespace = namespace
         return self._namespace

@@ -160,3 +160,15 @@ def test_check_does_not_import_jax():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert r.returncode == 0, r.stderr
+
+
+def test_extra_data_field_is_a_warning(tmp_path):
+    data = json.loads((EXAMPLES / "eight_schools.json").read_text())
+    data["school_names"] = ["A"] * 8
+    f = tmp_path / "d.json"
+    f.write_text(json.dumps(data))
+    r = pplang("run", EXAMPLES / "eight_schools.ppl", "--data", f, "--chains", 1, "--warmup", 20, "--samples", 20,
+               "--json")
+    assert r.returncode == 0, r.stderr
+    assert 'warning[data-file]: the data field "school_names" is not declared' in r.stderr
+    assert any(w["code"] == "data-file" for w in json.loads(r.stdout)["warnings"])

@@ -65,3 +65,14 @@ def test_mutated_examples_never_crash():
     elapsed = time.perf_counter() - start
     print(f"{n} mutated inputs in {elapsed:.1f} s")
     assert n >= 500 * len(SOURCES)
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+@pytest.mark.parametrize("prefix,suffix", [("-", ""), ("(1+", ")"), ("exp(", ")")])
+def test_deep_nesting_is_a_diagnostic(prefix, suffix, depth):
+    expr = prefix * depth + "1" + suffix * depth
+    try:
+        model = pplang.compile(f"data N: int\nmu ~ Normal({expr}, 1)\n")
+        model.numpyro_model  # generating Python must not fail either
+    except PplangError as exc:
+        assert exc.diagnostics[0].code == "syntax-error" and exc.diagnostics[0].span.line == 2
