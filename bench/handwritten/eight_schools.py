@@ -4,30 +4,22 @@ is measured against. Usage: python bench/handwritten/eight_schools.py [--centere
 
 import json
 import sys
+from pathlib import Path
 
 import jax
 import numpy as np
-import numpyro
-import numpyro.distributions as dist
 from numpyro.diagnostics import summary
-from numpyro.handlers import reparam
 from numpyro.infer import MCMC, NUTS
-from numpyro.infer.reparam import LocScaleReparam
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from models import eight_schools as es_0  # noqa: E402
+from models import eight_schools_noncentered as es_noncentered  # noqa: E402
 
 J = 8
 y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
 sigma = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
 
-
-def es_0(J, sigma, y=None):
-    mu = numpyro.sample("mu", dist.Normal(0, 5))
-    tau = numpyro.sample("tau", dist.HalfCauchy(5))
-    with numpyro.plate("J", J):
-        theta = numpyro.sample("theta", dist.Normal(mu, tau))
-        numpyro.sample("y", dist.Normal(theta, sigma), obs=y)
-
-
-model = es_0 if "--centered" in sys.argv else reparam(es_0, config={"theta": LocScaleReparam(0)})
+model = es_0 if "--centered" in sys.argv else es_noncentered
 mcmc = MCMC(NUTS(model), num_warmup=1000, num_samples=5000, num_chains=8, chain_method="vectorized",
             progress_bar=False)
 mcmc.run(jax.random.PRNGKey(0), J=J, sigma=sigma, y=y)
