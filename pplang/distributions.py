@@ -93,11 +93,3 @@ _ROWS = [
 ]
 
 REGISTRY: dict[str, DistInfo] = {row.name: row for row in _ROWS}
-
-# The supports a declared parameter type/bounds can match without truncation or flat+factor.
-TYPE_SUPPORT = {
-    ("real", ()): "real",
-    ("real", ("lower",)): "positive",  # only when lower == 0; checked by the caller
-    ("real", ("lower", "upper")): "unit_interval",  # only for bounds (0, 1)
-    ("simplex", ()): "simplex",
-}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import pplang
-from pplang.advice import ess_bulk, funnel_statements, rank_rhat, sampling_diagnostics
+from pplang.advice import ess_bulk, ess_tail, funnel_statements, rank_rhat, sampling_diagnostics
 from conftest import EXAMPLES
 
 
@@ -44,3 +44,19 @@ def test_centered_divergences_point_at_theta_and_the_fix_removes_them(eight_scho
     assert post.num_divergences >= 200
     assert post_fixed.num_divergences * 100 < post.num_divergences
     assert not any(w.code == "funnel-reparam" for w in sampling_diagnostics(fixed, post_fixed))
+
+
+def test_rank_diagnostics_agree_with_arviz():
+    """advice implements rank-normalised R-hat and ESS itself so `pplang run` need not import
+    ArviZ (about a second); they must be the same statistics ArviZ computes."""
+    import arviz as az
+
+    rng = np.random.default_rng(1)
+    x = np.zeros((4, 1000))
+    for t in range(1, 1000):
+        x[:, t] = 0.7 * x[:, t - 1] + rng.normal(size=4)
+    x[1] += 0.1
+    assert rank_rhat(x) == pytest.approx(float(az.rhat(x)), rel=1e-9)
+    assert ess_bulk(x) == pytest.approx(float(az.ess(x, method="bulk")), rel=1e-9)
+    # tail ESS: the quantile definitions differ slightly between numpy and arviz
+    assert ess_tail(x) == pytest.approx(float(az.ess(x, method="tail")), rel=0.01)
