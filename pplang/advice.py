@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import ir
-from .checks import names_in
+from .checks.context import names_in
+from .spec import Method, Role, Site
 from .diagnostics import Diagnostic
 from .runtime import flat_names
 
@@ -67,29 +68,25 @@ def ess_tail(x: np.ndarray) -> float:
     return min(out)
 
 
-def funnel_statements(model) -> list[ir.Sample]:
-    """Centred location-scale latent statements whose scale depends on a latent."""
-    latent_roles = ("param", "latent", "deterministic")
+def funnel_statements(model) -> list[Site]:
+    """Centred location-scale latent sites whose scale depends on a latent."""
+    latent_roles = (Role.LATENT, Role.DETERMINISTIC, Role.LOCAL)
     found = []
-    for stmt in model.program.statements:
-        if not isinstance(stmt, ir.Sample) or not isinstance(stmt.annotation, ir.Centered):
+    for site in model.spec.sites():
+        if site.role is not Role.LATENT or not isinstance(site.reparam, ir.Centered):
             continue
-        site = model.checked.sites.get(id(stmt))
-        if site is None or site.observed or not site.dist.locscale or site.method != "direct":
+        if not site.dist.locscale or site.method is not Method.PLAIN:
             continue
-        args = dict(zip(site.dist.params, stmt.dist.args)) | dict(stmt.dist.kwargs)
-        scale = args.get("scale")
+        scale = site.arg("scale")
         if scale is None:
             continue
-        if any(model.checked.symbols.get(n) is not None and model.checked.symbols[n].role in latent_roles
-               for n in names_in(scale)):
-            found.append(stmt)
+        if any(n in model.spec.symbols and model.spec.symbols[n].role in latent_roles for n in names_in(scale.node)):
+            found.append(site)
     return found
 
 
-def _scale_evidence(stmt: ir.Sample, model, posterior, diverging: np.ndarray) -> str | None:
-    site = model.checked.sites[id(stmt)]
-    scale = (dict(zip(site.dist.params, stmt.dist.args)) | dict(stmt.dist.kwargs))["scale"]
+def _scale_evidence(site: Site, model, posterior, diverging: np.ndarray) -> str | None:
+    scale = site.arg("scale").node
     if not isinstance(scale, ir.Name):
         return None
     draws = posterior.mcmc.get_samples(group_by_chain=True).get(scale.id)
@@ -118,7 +115,7 @@ def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
             end = stmt.span.end_column - 1 if stmt.span.end_line == stmt.span.line else len(line)
             rewritten = line[:end].rstrip() + " noncentered" + line[end:]
             evidence = _scale_evidence(stmt, model, posterior, diverging)
-            name = stmt.lhs.name
+            name = stmt.name
             msg = (f'"{name}" is centred but its scale is a parameter: the funnel between them is the usual '
                    "cause of divergences" + (f"; {evidence}" if evidence else ""))
             out.append(Diagnostic("funnel-reparam", msg, stmt.span, f"write it non-centred:  {rewritten.strip()}",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__, cli_workflow
 from .diagnostics import CATALOGUE, Diagnostic, PplangError, explain, render, render_all
+from .spec import Role
 
 
 def find_sidecar(model_path: Path) -> Path | None:
@@ -61,13 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="parse and check a model without sampling")
     check.add_argument("model")
     check.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    check.add_argument("--data", metavar="FILE", help="also check a data file against the model (sizes, types, "
+                       "bounds, index ranges), without sampling")
     _format_arg(check)
 
     comp = sub.add_parser("compile", help="print the generated NumPyro program (or the IR)")
     comp.add_argument("model")
-    comp.add_argument("--emit", choices=["program", "numpyro", "ir"], default="program",
+    comp.add_argument("--emit", choices=["program", "numpyro", "ir", "spec"], default="program",
                       help="program: the model plus data loading and a NUTS run (default); "
-                           "numpyro: the model module only; ir: the checked IR")
+                           "numpyro: the model module only; ir: the parsed IR; spec: the checked, typed model")
     comp.add_argument("--data", help="the data file the program reads by default (default: the sidecar)")
     comp.add_argument("-o", "--output", help="write to this file instead of standard output")
     _format_arg(comp)
@@ -94,10 +97,20 @@ def cmd_check(args) -> int:
     from .compiler import load
 
     model = load(args.model)
-    _print_warnings(model.warnings, model.source, model.path, args.format == "concise")
-    if args.strict and model.warnings:
+    warnings = list(model.warnings)
+    if args.data:  # every data check, without JAX (derived data needs the model run, so it waits)
+        from .runtime import prepare_data, read_data_file
+
+        try:
+            _, data_warnings = prepare_data(model.spec, read_data_file(args.data), args.data)
+        except PplangError as exc:
+            exc.source, exc.file = exc.source or model.source, exc.file or model.path
+            raise
+        warnings += data_warnings
+    _print_warnings(warnings, model.source, model.path, args.format == "concise")
+    if args.strict and warnings:
         return 1
-    print(f"{args.model}: ok", file=sys.stderr)
+    print(f"{args.model}: ok" + (f" with {args.data}" if args.data else ""), file=sys.stderr)
     return 0
 
 
@@ -111,6 +124,10 @@ def cmd_compile(args) -> int:
 
         data = args.data or find_sidecar(Path(args.model))
         text = eject(model, str(data) if data else None)
+    elif args.emit == "spec":
+        from .spec import dump as dump_spec
+
+        text = dump_spec(model.spec)
     else:
         text = model.python_source if args.emit == "numpyro" else dump(model.program) + "\n"
     if args.output:
@@ -122,7 +139,7 @@ def cmd_compile(args) -> int:
 
 def _data_path(args, model) -> Path | None:
     data_path = Path(args.data) if args.data else find_sidecar(Path(args.model))
-    if data_path is None and model.checked.of_role("data"):
+    if data_path is None and model.spec.of_role(Role.DATA):
         raise PplangError([Diagnostic("no-data-file", f"no data file for {args.model}",
                                       help=f"pass --data FILE or create {Path(args.model).with_suffix('.json')}")],
                           file=args.model)

@@ -1,4 +1,4 @@
-"""The driver: source text -> IR -> checked model -> NumPyro source -> Model."""
+"""The driver: source text -> IR -> checked model (spec) -> NumPyro source -> Model."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def compile(source: str, path: str = "<string>") -> Model:  # noqa: A001 - the p
     try:
         try:
             program = syntax.parse(source)
-            checked = checks.check(program)
-            lowered = lower_numpyro.lower(checked, Path(path).name)
+            spec = checks.check(program)
+            lowered = lower_numpyro.lower(spec, Path(path).name)
         except (RecursionError, VisitError) as exc:
             if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
                 raise
@@ -26,7 +26,7 @@ def compile(source: str, path: str = "<string>") -> Model:  # noqa: A001 - the p
     except PplangError as exc:
         exc.source, exc.file = exc.source or source, exc.file or path
         raise
-    return Model(source, path, program, checked, lowered)
+    return Model(source, path, program, spec, lowered)
 
 
 def _too_deep(source: str) -> PplangError:

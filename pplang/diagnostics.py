@@ -71,6 +71,24 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "a declaration's type is not valid for its role",
         "Data may be int or real (arrays of them, vectors, matrices); parameters are real-valued.",
     ),
+    "number-out-of-range": (
+        "a number in the model is too large to be represented",
+        "Reals must be finite in double precision (within +-1.8e308) and integers exact (within "
+        "+-2^53); `1e999` would silently become infinity.",
+    ),
+    "index-out-of-range": (
+        "an index lies outside the dimension it indexes",
+        "Indices are 1-based: an index into a dimension of size G must lie in 1..G. Integer data used "
+        "as an index (`a[group[i]]`) is checked against the data before sampling; 0-based codes "
+        "(0..G-1) must be shifted by one (`group + 1` in the data, or `a[group[i] + 1]`).",
+    ),
+    "unused-elements": (
+        "some elements of a parameter are never used by the model",
+        "A parameter whose size was inferred from an index (`a[i] ~ ...` with i over N) but that "
+        "is only read through another index (`a[group[i]]`, codes 1..G) has elements that no "
+        "likelihood touches: they are sampled from the prior alone. Declare it with the size of "
+        "the index it is read with (`param a: real[G]`).",
+    ),
     "missing-data": (
         "the data file lacks a declared field",
         "Every `data` declaration needs a value in the data file.",

@@ -30,7 +30,9 @@ class DistInfo:
     TruncatedDistribution accepts it; ``event_from`` the parameter whose trailing dims give the
     event shape; ``half`` the row of the same family folded at 0 (used for a zero-centred prior on
     a <lower=0> parameter: the same density); ``positional`` false when ``params`` is not the
-    NumPyro class's own positional order (arguments are then rendered by keyword)."""
+    NumPyro class's own positional order (arguments are then rendered by keyword); ``transforms``
+    (param, NumPyro param, template) where pplang's parameter is a function of NumPyro's (Stan's
+    ``poisson_log`` takes the log rate: NumPyro's Poisson gets ``rate=exp(log_rate)``)."""
 
     name: str
     numpyro: str
@@ -45,6 +47,21 @@ class DistInfo:
     summary: str = ""
     half: str | None = None
     positional: bool = True
+    transforms: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def transform_map(self) -> dict[str, tuple[str, str]]:
+        """pplang parameter -> (NumPyro parameter, JAX template of the value)."""
+        return {p: (n, t) for p, n, t in self.transforms}
+
+    def numpyro_name(self, param: str) -> str:
+        """The NumPyro constructor's name for a pplang parameter."""
+        return self.transform_map.get(param, (param, ""))[0]
+
+    @property
+    def numpyro_params(self) -> tuple[str, ...]:
+        """The NumPyro constructor's parameters, in ``params`` order."""
+        return tuple(self.numpyro_name(p) for p in self.params)
 
     @property
     def n_required(self) -> int:
@@ -77,7 +94,8 @@ _ROWS = [
     DistInfo("Binomial", "BinomialProbs", ("total_count", "probs"), "nonnegative_integer"),
     DistInfo("BinomialLogit", "BinomialLogits", ("total_count", "logits"), "nonnegative_integer"),
     DistInfo("Poisson", "Poisson", ("rate",), "nonnegative_integer"),
-    DistInfo("PoissonLog", "PoissonLog", ("log_rate",), "nonnegative_integer"),
+    DistInfo("PoissonLog", "Poisson", ("log_rate",), "nonnegative_integer",
+             transforms=(("log_rate", "rate", "jnp.exp({})"),), summary="Poisson with log rate log_rate"),
     DistInfo("NegativeBinomial2", "NegativeBinomial2", ("mean", "concentration"),
              "nonnegative_integer"),
     DistInfo("MultivariateNormal", "MultivariateNormal",

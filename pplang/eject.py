@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .runtime import Model
+from .spec import Role
 
 TEMPLATE = '''
 
@@ -108,7 +109,7 @@ GENERATE_CALL = """
 def eject(model: Model, default_data: str | None = None) -> str:
     """The standalone program: ``model.python_source`` followed by data loading and an MCMC run.
     ``default_data`` is the data file used when the program is run without one."""
-    fields = {s.name: ("int" if s.base == "int" else "real", len(s.dims)) for s in model.checked.of_role("data")}
+    fields = {s.name: (s.type.elem, len(s.type.shape)) for s in model.spec.of_role(Role.DATA)}
     body = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in fields.items()) + "}"
     names = model.generated_names
     program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=Path(model.path).name,

@@ -111,6 +111,13 @@ def _snake(name: str) -> str:
 for _d in REGISTRY.values():
     if _d.event_rank == 0:
         _kind = "lpmf" if _d.discrete else "lpdf"
+        if _d.transforms:  # arguments rendered through the row's transforms, by NumPyro's names
+            _args = ", ".join(f"{_d.numpyro_name(p)}=" + _d.transform_map.get(p, (p, "{}"))[1].format(f"{{{k + 1}}}")
+                              for k, p in enumerate(_d.params))
+            _ROWS.append(FuncInfo(f"{_snake(_d.name)}_{_kind}", (1 + len(_d.params), 1 + len(_d.params)),
+                                  "elementwise", f"dist.{_d.numpyro}({_args}).log_prob({{0}})",
+                                  f"log density of {_d.name} at the first argument"))
+            continue
         _ROWS.append(FuncInfo(f"{_snake(_d.name)}_{_kind}", (1 + _d.n_required, 1 + len(_d.params)),
                               "elementwise", f"dist.{_d.numpyro}({{rest}}).log_prob({{0}})",
                               f"log density of {_d.name} at the first argument"))

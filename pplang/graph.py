@@ -1,4 +1,4 @@
-"""The model graph: Graphviz DOT text drawn from the checked IR, before any sampling.
+"""The model graph: Graphviz DOT text drawn from the checked model, before any sampling.
 
 Nodes: data (boxes), derived data (dashed boxes), latent variables (ellipses), observed variables
 (grey ellipses), deterministic quantities (dashed ellipses), ``target +=`` terms (a note) and
@@ -14,10 +14,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import assert_never
-
 from . import ir
-from .checks import CheckedModel, names_in
+from ._compat import assert_never
+from .checks.context import names_in
+from .spec import Definition, Factor, FlatParam, InitElement, Loop, Plate, Role, Site, Spec, TExpr
 from .diagnostics import Diagnostic, PplangError
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -66,8 +66,8 @@ def _ann(a: ir.Annotation) -> str:
 
 
 class _Graph:
-    def __init__(self, checked: CheckedModel):
-        self.c = checked
+    def __init__(self, spec: Spec):
+        self.spec = spec
         self.nodes: dict[str, tuple[str, str]] = {}  # name -> (kind, label)
         self.where: dict[str, tuple[str, ...]] = {}  # name -> plate sizes, outermost first
         self.edges: list[tuple[str, str]] = []
@@ -76,56 +76,46 @@ class _Graph:
         self.nodes[name] = (kind, label)
         self.where[name] = plates
 
-    def link(self, value, target: str, skip: set[str]) -> None:
-        for src in sorted(names_in(value) - skip):
-            if src in self.c.symbols and src != target and (src, target) not in self.edges:
+    def link(self, value: TExpr | None, target: str, skip: set[str] = frozenset()) -> None:
+        if value is None:
+            return
+        for src in sorted(names_in(value.node) - set(skip)):
+            if src in self.spec.symbols and src != target and (src, target) not in self.edges:
                 self.edges.append((src, target))
 
-    def plates_of(self, stmt) -> tuple[str, ...]:
-        return tuple(size_text(p.size) for p in self.c.plates.get(id(stmt), ()))
+    @staticmethod
+    def sizes(plates: tuple[Plate, ...]) -> tuple[str, ...]:
+        return tuple(size_text(p.size) for p in plates)
 
-    def statement(self, stmt: ir.Stmt, skip: set[str] = frozenset()) -> None:
-        match stmt:
-            case ir.DataDecl(name=name, type=t):
-                sized = tuple(size_text(d) for d in t.dims[:1])
-                self.add(name, "data", name, sized)
-            case ir.DerivedData(name=name, value=value):
-                self.add(name, "derived", f"{name} =", ())
-                self.link(value, name, set())
-            case ir.ParamDecl(name=name, type=t):
-                if name in self.c.flat_params:
-                    self.add(name, "latent", f"{name}\\nflat", tuple(size_text(d) for d in t.dims[:1]))
-            case ir.Sample(lhs=lhs, dist=d, annotation=ann):
-                site = self.c.sites.get(id(stmt))
-                observed = site is not None and site.observed
-                label = f"{lhs.name} ~ {d.dist}"
-                if _ann(ann):
-                    label += f"\\n{_ann(ann)}"
-                plates = self.plates_of(stmt)
-                self.add(lhs.name, "observed" if observed else "latent", label, plates)
-                skip = set(skip) | {i.id for i in lhs.indices if isinstance(i, ir.Name)}
-                for value in (*d.args, *(v for _, v in d.kwargs), *(b for b in d.truncation or () if b is not None)):
-                    self.link(value, lhs.name, skip)
-            case ir.Define(lhs=lhs, value=value):
-                if lhs.name not in self.nodes:
-                    self.add(lhs.name, "deterministic", f"{lhs.name} =", self.plates_of(stmt))
-                self.link(value, lhs.name, set(skip) | {i.id for i in lhs.indices if isinstance(i, ir.Name)})
-            case ir.Target(value=value):
-                name = f"target_{stmt.span.line}"
-                self.add(name, "target", f"target +=\\n(line {stmt.span.line})", ())
-                for src in sorted(names_in(value)):
-                    if src in self.c.symbols:
+    def item(self, item) -> None:
+        match item:
+            case FlatParam(name=name, type=t):
+                self.add(name, "latent", f"{name}\\nflat", tuple(size_text(d) for d in t.shape[:1]))
+            case Site():
+                label = f"{item.name} ~ {item.dist.name}" + (f"\\n{_ann(item.reparam)}" if _ann(item.reparam) else "")
+                self.add(item.name, "observed" if item.observed else "latent", label, self.sizes(item.plates))
+                skip = {p.index for p in item.plates}
+                for _, te in item.args:
+                    self.link(te, item.name, skip)
+                for te in item.truncation or ():
+                    self.link(te, item.name, skip)
+            case Definition() | InitElement():
+                if item.name not in self.nodes:
+                    self.add(item.name, "deterministic", f"{item.name} =", self.sizes(item.plates))
+                self.link(item.value, item.name, {p.index for p in item.plates})
+            case Factor(value=value):
+                name = f"target_{item.span.line}"
+                self.add(name, "target", f"target +=\\n(line {item.span.line})", ())
+                for src in sorted(names_in(value.node)):
+                    if src in self.spec.symbols:
                         self.edges.append((src, name))
-            case ir.For(var=var, body=body):
-                for b in body:
-                    self.statement(b, set(skip) | {var})
-            case ir.Generated(stmt=inner):
-                self.statement(inner, skip)
-                name = inner.lhs.name
-                kind, label = self.nodes[name]
-                self.nodes[name] = ("generated", f"generated\\n{label}")
+            case Loop():
+                for b in item.body:
+                    if b.name not in self.nodes:
+                        self.add(b.name, "deterministic", f"{b.name} =", self.sizes(b.plates))
+                    self.link(b.value, b.name, {item.var} | {p.index for p in b.plates})
             case _:
-                assert_never(stmt)
+                assert_never(item)
 
     def dot(self, title: str) -> str:
         out = [f"digraph {_quote(title)} {{", "  rankdir=TB;", '  node [fontname="Helvetica"];',
@@ -159,11 +149,20 @@ def _quote(s: str) -> str:
     return '"' + s.replace('"', '\\"') + '"'
 
 
-def to_dot(checked: CheckedModel, title: str = "model") -> str:
-    """The model graph of ``checked`` as DOT text."""
-    g = _Graph(checked)
-    for stmt in checked.program.statements:
-        g.statement(stmt)
+def to_dot(spec: Spec, title: str = "model") -> str:
+    """The model graph of the checked model ``spec`` as DOT text."""
+    g = _Graph(spec)
+    for sym in spec.of_role(Role.DATA):
+        g.add(sym.name, "data", sym.name, tuple(size_text(d) for d in sym.type.shape[:1]))
+    for d in spec.derived:
+        g.add(d.name, "derived", f"{d.name} =", ())
+        g.link(d.value, d.name)
+    for item in spec.items:
+        g.item(item)
+    for item in spec.generated:
+        g.item(item)
+        kind, label = g.nodes[item.name]
+        g.nodes[item.name] = ("generated", f"generated\\n{label}")
     # data used only as a size (J) is shown in the plate labels, not as a node
     used = {a for a, _ in g.edges} | {b for _, b in g.edges}
     for name, (kind, _) in list(g.nodes.items()):

@@ -260,12 +260,14 @@ class Sample:
 @dataclass(frozen=True, slots=True)
 class Define:
     """``lhs = expr``: a deterministic quantity, reported in summaries; ``local lhs = expr``
-    (``local`` true) is an intermediate value that is neither stored per draw nor reported."""
+    (``local`` true) is an intermediate value that is neither stored per draw nor reported;
+    ``lhs: type = expr`` gives its size (``type``)."""
 
     lhs: Lhs
     value: Expr
     span: Span = _span()
     local: bool = False
+    type: Type | None = None
 
 
 @dataclass(frozen=True, slots=True)

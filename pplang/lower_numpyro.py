@@ -1,4 +1,4 @@
-"""Lowering: checked IR -> the source of a standalone NumPyro program.
+"""Lowering: the checked model (:class:`pplang.spec.Spec`) -> the source of a NumPyro program.
 
 The emitted module defines ``transform_data(**data)`` (derived data, computed once before
 sampling), ``model(...)`` (the NumPyro model; wrapped in ``numpyro.handlers.reparam`` when the
@@ -10,24 +10,37 @@ dimensions, so element-wise code broadcasts exactly as the math says. Nothing lo
 previous element of each recursive quantity. ``generated`` statements go last, under ``if
 _pp_generate:`` (a keyword argument that defaults to False, added only when the model has them):
 NUTS never runs them, ``Predictive(..., _pp_generate=True)`` computes them from the posterior draws.
+
+Lowering renders what ``checks`` decided (plates, methods, parameterisations, types) and infers
+nothing. Every literal goes through :func:`literal`; free text (the file name) only reaches a
+comment, escaped.
 """
 
 from __future__ import annotations
 
 import builtins
 import keyword
+import math
 from dataclasses import dataclass, field
-from typing import assert_never
 
 from . import ir
-from .checks import CheckedModel, LoopInfo, Plate, VType
+from ._compat import assert_never
 from .distributions import REGISTRY
+from .functions import FUNCTIONS
+from .spec import (Definition, Factor, FlatParam, InitElement, Loop, Method, Plate, Role, Site, Spec, TExpr,
+                   Type)
 
 GENERATE_FLAG = "_pp_generate"  # the model's keyword argument that turns on the generated quantities
 GENERATED_NAMES = {"jax", "jnp", "np", "numpyro", "dist", "constraints", "LocScaleReparam", "model",
                    "transform_data", "reparam_config", "data"}
 _OPS = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**", "@": "@", "==": "==", "!=": "!=", "<": "<",
         "<=": "<=", ">": ">", ">=": ">="}
+_CONSTRAINTS = {"simplex": "constraints.simplex", "ordered": "constraints.ordered_vector",
+                "positive_ordered": "constraints.positive_ordered_vector",
+                "cholesky_factor_corr": "constraints.corr_cholesky", "corr_matrix": "constraints.corr_matrix",
+                "cov_matrix": "constraints.positive_definite", "cholesky_factor_cov": "constraints.lower_cholesky",
+                "real": "constraints.real", "positive": "constraints.positive",
+                "unit_interval": "constraints.unit_interval"}
 
 
 def pyname(name: str) -> str:
@@ -36,6 +49,27 @@ def pyname(name: str) -> str:
     if keyword.iskeyword(name) or name in GENERATED_NAMES or name in dir(builtins):
         return f"_pp_{name}"
     return name
+
+
+def literal(value: object) -> str:
+    """The one way a value becomes Python source: ints and finite floats exactly, strings with
+    repr (so quotes, newlines and backslashes cannot end the literal)."""
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")  # checks refuse such literals
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value)
+    raise TypeError(f"no literal form for {type(value).__name__}")
+
+
+def comment_text(text: str) -> str:
+    """Free text made safe for a ``#`` comment: one line, control characters escaped."""
+    return repr(text)[1:-1]
 
 
 @dataclass
@@ -55,206 +89,195 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
 
-class _ExprLowering:
-    """Lowers expressions of one statement, given its plates and the checker's types."""
+def size(e: ir.Expr) -> str:
+    """A size over integer data (checks allow literals, names, + - * ^ and constant indexing)."""
+    match e:
+        case ir.Num(value=v):
+            return literal(int(v))
+        case ir.Name(id=name):
+            return pyname(name)
+        case ir.BinOp(op=op, left=a, right=b) if op in ("+", "-", "*", "^"):
+            return f"({size(a)} {_OPS[op]} {size(b)})"
+        case ir.Neg(operand=a):
+            return f"(-{size(a)})"
+        case ir.Index(base=base, indices=idx):
+            return f"{pyname(base.id)}[{', '.join(f'{size(i)} - 1' for i in idx)}]"
+    raise AssertionError(f"size expression {e!r}")
 
-    def __init__(self, checked: CheckedModel, plates: tuple[Plate, ...], loop: LoopInfo | None = None):
-        self.types = checked.types
-        self.symbols = checked.symbols
+
+def _tuple(items: list[str]) -> str:
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+class ExprLowering:
+    """Lowers the typed expressions of one statement, given its plates (and loop)."""
+
+    def __init__(self, plates: tuple[Plate, ...] = (), loop: Loop | None = None, data: frozenset = frozenset()):
         self.plates = plates
         self.pos = {p.index: k for k, p in enumerate(plates)}
         self.loop = loop
-        self.range_sizes = checked.range_sizes
+        self.data = data  # names of data and derived data (NumPy arrays: indexed by traced values need jnp)
 
-    def size(self, e: ir.Expr) -> str:
-        """A size expression over integer data (possibly built by checks, so without types)."""
-        match e:
-            case ir.BinOp(op=op, left=a, right=b) if op in "+-*":
-                return f"({self.size(a)} {op} {self.size(b)})"
-            case ir.Neg(operand=a):
-                return f"(-{self.size(a)})"
-            case ir.Name(id=name) if name not in self.pos:
-                return pyname(name)
-        return self(e)
-
-    def __call__(self, e: ir.Expr) -> str:
+    def __call__(self, te: TExpr) -> str:
+        e = te.node
         match e:
             case ir.Num(value=v, is_int=is_int):
-                return str(int(v)) if is_int else repr(float(v))
+                return literal(int(v)) if is_int else literal(float(v))
             case ir.Name(id=name):
                 if name in self.pos:
                     return self.arange(self.pos[name], start=1)
                 return pyname(name)
             case ir.Index():
-                return self.index(e)
+                return self.index(te)
             case ir.Call():
-                return self.call(e)
-            case ir.BinOp(op=op, left=a, right=b):
-                rank = self.types[id(e)].rank if op != "@" else 0
+                return self.call(te)
+            case ir.BinOp(op="@"):
+                return self.matmul(te)
+            case ir.BinOp(op=op):
+                a, b = te.args
+                rank = te.type.rank
                 return f"({self.aligned(a, rank)} {_OPS[op]} {self.aligned(b, rank)})"
-            case ir.Neg(operand=a):
-                return f"(-{self(a)})"
-            case ir.Transpose(operand=a):
-                return f"jnp.swapaxes({self(a)}, -1, -2)"
-            case ir.Cond(test=t, then=a, orelse=b):
-                rank = self.types[id(e)].rank
-                return f"jnp.where({self.aligned(t, rank)}, {self.aligned(a, rank)}, {self.aligned(b, rank)})"
-            case ir.ArrayLit(items=items):
-                vt = self.types[id(e)]
-                if not vt.plates:
-                    return f"jnp.array([{', '.join(self(i) for i in items)}])"
-                return f"jnp.stack(jnp.broadcast_arrays({', '.join(self(i) for i in items)}), axis=-1)"
+            case ir.Neg():
+                return f"(-{self(te.args[0])})"
+            case ir.Transpose():
+                return f"jnp.swapaxes({self(te.args[0])}, -1, -2)"
+            case ir.Cond():
+                rank = te.type.rank
+                t, a, b = (self.aligned(x, rank) for x in te.args)
+                return f"jnp.where({t}, {a}, {b})"
+            case ir.ArrayLit():
+                items = ", ".join(self(i) for i in te.args)
+                if not te.type.plates:
+                    return f"jnp.array([{items}])"
+                return f"jnp.stack(jnp.broadcast_arrays({items}), axis=-1)"
             case ir.Range():
                 raise AssertionError("ranges appear only as indices (checked)")
             case _:
                 assert_never(e)
 
-    def aligned(self, e: ir.Expr, rank: int) -> str:
-        """``e`` with trailing unit axes so that a per-plate scalar broadcasts against vectors."""
-        vt = self.types[id(e)]
-        code = self(e)
-        if vt.plates and vt.rank < rank:
-            code = f"{code}[..., {', '.join(['None'] * (rank - vt.rank))}]"
+    def aligned(self, te: TExpr, rank: int) -> str:
+        """``te`` with trailing unit axes so that a per-plate value broadcasts against vectors."""
+        code = self(te)
+        if te.type.plates and te.type.rank < rank:
+            code = f"{code}[..., {', '.join(['None'] * (rank - te.type.rank))}]"
         return code
 
+    def matmul(self, te: TExpr) -> str:
+        """``a @ b``; a vector operand that varies along plates is a batch of vectors, so it gets
+        an explicit matrix axis (``A @ z[j]`` is one product per j)."""
+        a, b = te.args
+        ca, cb = self(a), self(b)
+        if a.type.rank == 1 and b.type.rank == 1:  # a dot product per plate element
+            if a.type.plates and b.type.plates:
+                return f"jnp.sum({ca} * {cb}, axis=-1)"
+            return f"({cb} @ {ca})" if b.type.plates else f"({ca} @ {cb})"
+        if b.type.rank == 1 and b.type.plates:
+            return f"jnp.matmul({ca}, {cb}[..., None])[..., 0]"
+        if a.type.rank == 1 and a.type.plates:
+            return f"jnp.matmul({ca}[..., None, :], {cb})[..., 0, :]"
+        return f"({ca} @ {cb})"
+
     def arange(self, pos: int, start: int = 0) -> str:
-        size = self.size(self.plates[pos].size)
-        code = f"jnp.arange({size})" if start == 0 else f"jnp.arange(1, {size} + 1)"
+        n = size(self.plates[pos].size)
+        code = f"jnp.arange({n})" if start == 0 else f"jnp.arange(1, {n} + 1)"
         trailing = len(self.plates) - 1 - pos
         return code + (f"[:, {', '.join(['None'] * trailing)}]" if trailing else "")
 
-    def index(self, e: ir.Index) -> str:
-        base = pyname(e.base.id)
-        indices = e.indices
-        if self.loop is not None and e.base.id in self.loop.defined:
-            lag = indices[0] != ir.Name(self.loop.var)
-            base = f"_pp_{'prev' if lag else 'cur'}_{e.base.id}"
+    def index(self, te: TExpr) -> str:
+        e: ir.Index = te.node
+        name = e.base.id
+        base = pyname(name)
+        indices = list(zip(e.indices, te.args))
+        if self.loop is not None and name in self.loop.defined:
+            lag = e.indices[0] != ir.Name(self.loop.var)
+            base = f"_pp_{'prev' if lag else 'cur'}_{name}"
             indices = indices[1:]
         elif self.loop is not None:
             base = f"jnp.asarray({base})"  # data may be a NumPy array: index it with the traced t
-        data = self.symbols[e.base.id].role in ("data", "derived") if e.base.id in self.symbols else False
-        if any(isinstance(i, ir.Range) for i in indices):
-            parts = [self.range(i) if isinstance(i, ir.Range) else self.minus_one(i) for i in indices]
-            base = f"jnp.asarray({base})" if data and not base.startswith("jnp.") else base
-            return f"{base}[{', '.join(parts)}]"
+        if name in self.data and not base.startswith("jnp."):
+            traced = any(isinstance(i, ir.Range) or t.type.plates and not (isinstance(i, ir.Name) and
+                                                                            t.type.plates == (i.id,))
+                         for i, t in indices)
+            if traced:
+                base = f"jnp.asarray({base})"  # a NumPy array cannot be indexed by traced JAX arrays
+        if any(isinstance(i, ir.Range) for i, _ in indices):
+            return f"{base}[{', '.join(self.range(t) if isinstance(i, ir.Range) else self.minus_one(t) for i, t in indices)}]"
         kinds = []
-        for idx in indices:
-            vt = self.types[id(idx)]
-            if isinstance(idx, ir.Name) and vt.plates == (idx.id,):
+        for idx, ti in indices:
+            if isinstance(idx, ir.Name) and ti.type.plates == (idx.id,):
                 kinds.append(("plate", self.pos[idx.id]))
-            elif not vt.plates:
-                kinds.append(("scalar", self.minus_one(idx)))
+            elif not ti.type.plates:
+                kinds.append(("scalar", self.minus_one(ti)))
             else:
-                kinds.append(("gather", self.minus_one(idx)))
+                kinds.append(("gather", self.minus_one(ti)))
         positions = [p for k, p in kinds if k == "plate"]
-        fast = all(k != "gather" for k, _ in kinds) and positions == sorted(set(positions))
-        if fast:
-            items: list[str] = []
-            cur = None
-            for kind, val in kinds:
-                if kind == "scalar":
-                    items.append(val)
-                    continue
-                if cur is not None:
-                    items += ["None"] * (val - cur - 1)
-                items.append(":")
-                cur = val
-            if cur is not None:
-                items += ["None"] * (len(self.plates) - 1 - cur)
-            while items and items[-1] == ":":
-                items.pop()
-            return f"{base}[{', '.join(items)}]" if items else base
+        if all(k != "gather" for k, _ in kinds) and positions == sorted(set(positions)):
+            return self._basic_index(base, kinds)
         parts = [self.arange(val) if kind == "plate" else val for kind, val in kinds]
-        if data and not base.startswith("jnp."):
-            base = f"jnp.asarray({base})"  # a NumPy array cannot be indexed by traced JAX arrays
         return f"{base}[{', '.join(parts)}]"
 
-    def range(self, r: ir.Range) -> str:
-        """A range index lo:hi as integer positions; when lo varies along plates the positions
-        get a trailing axis after the plate axes."""
-        size = self.size(self.range_sizes[id(r)])
-        start = self.minus_one(r.lo)
-        if self.types[id(r)].plates:
+    def _basic_index(self, base: str, kinds: list) -> str:
+        """Indexing by scalars and plate indices in plate order: slices and new axes only."""
+        items: list[str] = []
+        cur = None
+        for kind, val in kinds:
+            if kind == "scalar":
+                items.append(val)
+                continue
+            if cur is not None:
+                items += ["None"] * (val - cur - 1)
+            items.append(":")
+            cur = val
+        if cur is not None:
+            items += ["None"] * (len(self.plates) - 1 - cur)
+        while items and items[-1] == ":":
+            items.pop()
+        return f"{base}[{', '.join(items)}]" if items else base
+
+    def range(self, tr: TExpr) -> str:
+        """A range index lo:hi as integer positions; when lo varies along plates the positions get
+        a trailing axis after the plate axes."""
+        start = self.minus_one(tr.args[0])
+        if tr.type.plates:
             start = f"jnp.expand_dims({start}, -1)"
-        return f"({start} + jnp.arange({size}))"
+        return f"({start} + jnp.arange({size(tr.size)}))"
 
-    def minus_one(self, idx: ir.Expr) -> str:
-        if isinstance(idx, ir.Num):
-            return str(int(idx.value) - 1)
-        return f"({self(idx)} - 1)"
+    def minus_one(self, ti: TExpr) -> str:
+        if isinstance(ti.node, ir.Num):
+            return literal(int(ti.node.value) - 1)
+        return f"({self(ti)} - 1)"
 
-    def call(self, e: ir.Call) -> str:
-        from .functions import FUNCTIONS
-
-        info = FUNCTIONS[e.func]
+    def call(self, te: TExpr) -> str:
+        info = FUNCTIONS[te.node.func]
         if info.kind == "reduce":
-            rank = self.types[id(e.args[0])].rank
+            rank = te.args[0].type.rank
             axes = "-1" if rank == 1 else "(" + ", ".join(str(-k) for k in range(rank, 0, -1)) + ")"
-            return info.template.format(self(e.args[0]), axes=axes)
+            return info.template.format(self(te.args[0]), axes=axes)
         if info.kind in ("elementwise", "vector", "dot"):
-            rank = self.types[id(e)].rank if info.kind != "dot" else 1
-            args = [self.aligned(a, rank) for a in e.args]
+            rank = te.type.rank if info.kind != "dot" else 1
+            args = [self.aligned(a, rank) for a in te.args]
         else:
-            args = [self(a) for a in e.args]
+            args = [self(a) for a in te.args]
         return info.template.format(*args, all=", ".join(args), rest=", ".join(args[1:]))
 
 
-def _constraint(t: ir.Type, lower: _ExprLowering) -> str:
-    """The NumPyro constraint for a declared parameter type."""
-    special = {"simplex": "constraints.simplex", "ordered": "constraints.ordered_vector",
-               "positive_ordered": "constraints.positive_ordered_vector",
-               "cholesky_factor_corr": "constraints.corr_cholesky", "corr_matrix": "constraints.corr_matrix",
-               "cov_matrix": "constraints.positive_definite",
-               "cholesky_factor_cov": "constraints.lower_cholesky"}
-    if t.base in special:
-        return special[t.base]
-    lo, hi = t.bound("lower"), t.bound("upper")
-    if lo is not None and hi is not None:
-        if _num(lo, 0) and _num(hi, 1):
-            return "constraints.unit_interval"
-        return f"constraints.interval({lower(lo)}, {lower(hi)})"
-    if lo is not None:
-        return "constraints.positive" if _num(lo, 0) else f"constraints.greater_than({lower(lo)})"
-    if hi is not None:
-        return f"constraints.less_than({lower(hi)})"
-    return "constraints.real"
-
-
-def _event_rank(t: ir.Type) -> int:
-    if t.base in ("simplex", "ordered", "positive_ordered"):
-        return 1
-    if t.base in ("cholesky_factor_corr", "corr_matrix", "cov_matrix", "cholesky_factor_cov"):
-        return 2
-    return 0
-
-
-def _num(e, v) -> bool:
-    return isinstance(e, ir.Num) and e.value == v
-
-
 class _Lowering:
-    def __init__(self, checked: CheckedModel, source_name: str):
-        self.c = checked
+    def __init__(self, spec: Spec, source_name: str):
+        self.spec = spec
         self.w = Writer()
         self.source_name = source_name
         self.open_plates: tuple[Plate, ...] | None = None
+        self.data = frozenset(s.name for s in spec.of_role(Role.DATA, Role.DERIVED))
 
-    def data_names(self) -> list[str]:
-        return [s.name for s in self.c.of_role("data", "derived")]
-
-    def observed(self) -> set[str]:
-        return {s.lhs.name for s in self.c.program.statements
-                if isinstance(s, ir.Sample) and self.c.sites[id(s)].observed}
+    def lowering(self, plates: tuple[Plate, ...] = (), loop: Loop | None = None) -> ExprLowering:
+        return ExprLowering(plates, loop, self.data)
 
     def run(self) -> str:
         w = self.w
-        w.line(f"# Generated by pplang from {self.source_name}: a standalone NumPyro model.")
-        w.line("import jax")
-        w.line("import jax.numpy as jnp")
-        w.line("import numpyro")
-        w.line("import numpyro.distributions as dist")
-        w.line("from numpyro.distributions import constraints")
-        w.line("from numpyro.infer.reparam import LocScaleReparam")
+        w.line(f"# Generated by pplang from {comment_text(self.source_name)}: a standalone NumPyro model.")
+        for imp in ("import jax", "import jax.numpy as jnp", "import numpyro", "import numpyro.distributions as dist",
+                    "from numpyro.distributions import constraints", "from numpyro.infer.reparam import LocScaleReparam"):
+            w.line(imp)
         w.line()
         w.line()
         self.transform_data()
@@ -266,9 +289,6 @@ class _Lowering:
         self.reparam()
         return w.source()
 
-    def generated(self) -> list[ir.Generated]:
-        return [s for s in self.c.program.statements if isinstance(s, ir.Generated)]
-
     def signature(self, names: list[str], optional: set[str], flag: bool = False) -> str:
         if all(pyname(n) == n for n in names):
             params = [n + ("=None" if n in optional else "") for n in names]
@@ -278,52 +298,48 @@ class _Lowering:
 
     def unpack(self, names: list[str]) -> None:
         for n in names:
-            if pyname(n) != n:
-                self.w.line(f"{pyname(n)} = data[{n!r}]")
-            else:
-                self.w.line(f"{n} = data.get({n!r})")
+            self.w.line(f"{pyname(n)} = data.get({literal(n)})")
 
     def transform_data(self) -> None:
         w = self.w
-        raw = [s.name for s in self.c.of_role("data")]
+        raw = [s.name for s in self.spec.of_role(Role.DATA)]
         sig = self.signature(raw, set())
         w.line(f"def transform_data({sig}):")
         w.depth += 1
         w.line('"""Derived data, computed once before sampling."""')
         if sig == "**data":
             self.unpack(raw)
-        derived = [s for s in self.c.program.statements if isinstance(s, ir.DerivedData)]
-        lower = _ExprLowering(self.c, ())
-        for stmt in derived:
-            w.origin = stmt.span.line
-            w.line(f"{pyname(stmt.name)} = {lower(stmt.value)}")
+        lower = self.lowering()
+        for d in self.spec.derived:
+            w.origin = d.span.line
+            w.line(f"{pyname(d.name)} = {lower(d.value)}")
         w.origin = 0
-        w.line("return {" + ", ".join(f"{s.name!r}: {pyname(s.name)}" for s in derived) + "}")
+        w.line("return {" + ", ".join(f"{literal(d.name)}: {pyname(d.name)}" for d in self.spec.derived) + "}")
         w.depth -= 1
 
     def model(self) -> None:
         w = self.w
-        names = self.data_names()
-        generated = self.generated()
-        sig = self.signature(names, self.observed(), flag=bool(generated))
+        names = [s.name for s in self.spec.of_role(Role.DATA, Role.DERIVED)]
+        generated = self.spec.generated
+        sig = self.signature(names, set(self.spec.observed), flag=bool(generated))
         w.line(f"def model({sig}):")
         w.depth += 1
         if sig == "**data":
             self.unpack(names)
             if generated:
-                w.line(f"{GENERATE_FLAG} = data.get({GENERATE_FLAG!r}, False)")
+                w.line(f"{GENERATE_FLAG} = data.get({literal(GENERATE_FLAG)}, False)")
         body_start = len(w.lines)
-        for stmt in self.c.program.statements:
-            w.origin = stmt.span.line
-            self.statement(stmt)
+        for item in self.spec.items:
+            w.origin = item.span.line
+            self.item(item)
         if generated:
             self.enter(())
             w.origin = 0
             w.line(f"if {GENERATE_FLAG}:  # generated quantities: computed after sampling, never by NUTS")
             w.depth += 1
-            for stmt in generated:
-                w.origin = stmt.span.line
-                self.statement(stmt.stmt)
+            for item in generated:
+                w.origin = item.span.line
+                self.item(item)
             self.enter(())
             w.depth -= 1
         if len(w.lines) == body_start:
@@ -340,158 +356,152 @@ class _Lowering:
             self.w.depth -= 1
             self.open_plates = None
         if plates:
-            lower = _ExprLowering(self.c, ())
-            ctx = ", ".join(f"numpyro.plate({p.name!r}, {lower.size(p.size)}{'' if len(plates) == 1 else f', dim={p.dim}'})"
-                            for p in plates)
+            ctx = ", ".join(f"numpyro.plate({literal(p.name)}, {size(p.size)}"
+                            f"{'' if len(plates) == 1 else f', dim={p.dim}'})" for p in plates)
             self.w.line(f"with {ctx}:")
             self.w.depth += 1
             self.open_plates = plates
 
-    def statement(self, stmt: ir.Stmt) -> None:
-        match stmt:
-            case ir.DataDecl() | ir.DerivedData():
-                pass
-            case ir.ParamDecl(name=name, type=t):
-                if name in self.c.flat_params:
-                    self.enter(())
-                    lower = _ExprLowering(self.c, ())
-                    self.w.line(f"{pyname(name)} = numpyro.sample({name!r}, {self.flat(t, 0, lower)})")
-            case ir.Sample():
-                self.sample(stmt)
-            case ir.Define() if id(stmt) in self.c.init_defines:
+    def item(self, item) -> None:
+        match item:
+            case Site():
+                self.site(item)
+            case FlatParam(name=name, type=t):
                 self.enter(())
-                plates = self.c.plates[id(stmt)]
-                lower = _ExprLowering(self.c, plates)
-                shape = self.elem_shape(stmt, lower)
-                self.w.line(f"_pp_init_{stmt.lhs.name}_{int(stmt.lhs.indices[0].value)} = "
-                            f"jnp.broadcast_to(jnp.asarray({lower(stmt.value)}, dtype=jnp.result_type(float)), {shape})")
-            case ir.Define(lhs=lhs, value=value):
-                plates = self.c.plates[id(stmt)]
-                self.enter(plates)
-                lower = _ExprLowering(self.c, plates)
-                code = lower(value)
-                vt: VType = self.c.types[id(value)]
-                if plates and (not vt.plates or vt.plates[0] != plates[0].index):
-                    shape = [lower.size(p.size) for p in plates] + [lower.size(d) for d in vt.dims]
-                    code = f"jnp.broadcast_to({code}, ({', '.join(shape)},))"
-                self.w.line(f"{pyname(lhs.name)} = {self.recorded(lhs.name, code)}")
-            case ir.Target(value=value):
+                self.w.line(f"{pyname(name)} = numpyro.sample({literal(name)}, {self.flat(t)})")
+            case InitElement():
                 self.enter(())
-                code = _ExprLowering(self.c, ())(value)
-                vt = self.c.types[id(value)]
-                total = code if not vt.dims else f"jnp.sum({code})"
-                self.w.line(f"numpyro.factor('_pp_target_{stmt.span.line}', {total})")
-            case ir.For():
-                self.loop(stmt)
-            case ir.Generated():
-                pass  # rendered after the model's statements, under `if _pp_generate:`
+                lower = self.lowering(item.plates)
+                shape = _tuple([size(d) for d in item.elem_shape])
+                self.w.line(f"_pp_init_{item.name}_{item.position} = "
+                            f"jnp.broadcast_to(jnp.asarray({lower(item.value)}, dtype=jnp.result_type(float)), {shape})")
+            case Definition():
+                self.enter(item.plates)
+                code = self.lowering(item.plates)(item.value)
+                if item.broadcast:
+                    code = f"jnp.broadcast_to({code}, {_tuple([size(d) for d in item.type.shape])})"
+                self.w.line(f"{pyname(item.name)} = {self.recorded(item.name, item.role, code)}")
+            case Factor(value=value):
+                self.enter(())
+                code = self.lowering()(value)
+                total = code if not value.type.dims and not value.type.plates else f"jnp.sum({code})"
+                self.w.line(f"numpyro.factor({literal(f'_pp_target_{item.span.line}')}, {total})")
+            case Loop():
+                self.loop(item)
             case _:
-                assert_never(stmt)
+                assert_never(item)
 
-    def elem_shape(self, stmt: ir.Define, lower: _ExprLowering) -> str:
-        """The shape of one element x[t] of a loop-defined array, as a Python tuple."""
-        dims = [p.size for p in self.c.plates[id(stmt)]] + list(self.c.types[id(stmt.value)].dims)
-        return "(" + "".join(f"{lower.size(d)}, " for d in dims) + ")"
-
-    def loop(self, stmt: ir.For) -> None:
-        """A for loop: a step function over t = lo..hi run by jax.lax.scan; its carry holds
-        x[t - 1] of every recursive x; the stacked outputs are appended to x[1..lo-1]."""
-        info = self.c.loops[id(stmt)]
+    def loop(self, loop: Loop) -> None:
+        """A for loop: a step function over t = lo..hi run by jax.lax.scan; its carry holds x[t - 1]
+        of every recursive x; the stacked outputs are appended to x[1..lo-1]."""
         w = self.w
         self.enter(())
-        step = f"_pp_step_{stmt.span.line}"
-        w.line(f"def {step}(_pp_carry, {pyname(info.var)}):")
+        step = f"_pp_step_{loop.span.line}"
+        w.line(f"def {step}(_pp_carry, {pyname(loop.var)}):")
         w.depth += 1
-        if info.recursive:
-            w.line(f"{''.join(f'_pp_prev_{n}, ' for n in info.recursive)}= _pp_carry")
-        for b in stmt.body:
+        if loop.recursive:
+            w.line(f"{''.join(f'_pp_prev_{n}, ' for n in loop.recursive)}= _pp_carry")
+        for b in loop.body:
             w.origin = b.span.line
-            lower = _ExprLowering(self.c, self.c.plates[id(b)], info)
-            w.line(f"_pp_cur_{b.lhs.name} = jnp.broadcast_to({lower(b.value)}, {self.elem_shape(b, lower)})")
-        w.origin = stmt.span.line
-        cur = lambda names: "(" + "".join(f"_pp_cur_{n}, " for n in names) + ")"
-        w.line(f"return {cur(info.recursive)}, {cur(info.defined)}")
+            lower = self.lowering(b.plates, loop)
+            w.line(f"_pp_cur_{b.name} = jnp.broadcast_to({lower(b.value)}, {_tuple([size(d) for d in b.elem_shape])})")
+        w.origin = loop.span.line
+        cur = lambda names: "(" + "".join(f"_pp_cur_{n}, " for n in names) + ")"  # noqa: E731
+        w.line(f"return {cur(loop.recursive)}, {cur(loop.defined)}")
         w.depth -= 1
-        lower = _ExprLowering(self.c, ())
-        last = int(info.lo.value) - 1 if isinstance(info.lo, ir.Num) else 0
-        carry = "(" + "".join(f"_pp_init_{n}_{last}, " for n in info.recursive) + ")"
-        w.line(f"_, _pp_out = jax.lax.scan({step}, {carry}, jnp.arange({lower.size(info.lo)}, {lower.size(info.hi)} + 1))")
-        for k, name in enumerate(info.defined):
+        carry = "(" + "".join(f"_pp_init_{n}_{loop.first}, " for n in loop.recursive) + ")"
+        w.line(f"_, _pp_out = jax.lax.scan({step}, {carry}, jnp.arange({size(loop.lo)}, {size(loop.hi)} + 1))")
+        roles = dict(loop.roles)
+        for k, name in enumerate(loop.defined):
             code = f"_pp_out[{k}]"
-            if name in info.recursive:
-                firsts = ", ".join(f"_pp_init_{name}_{i}" for i in range(1, last + 1))
+            if name in loop.recursive:
+                firsts = ", ".join(f"_pp_init_{name}_{i}" for i in range(1, loop.first + 1))
                 code = f"jnp.concatenate([jnp.stack([{firsts}]), {code}], axis=0)"
-            w.line(f"{pyname(name)} = {self.recorded(name, code)}")
+            w.line(f"{pyname(name)} = {self.recorded(name, roles[name], code)}")
 
-    def recorded(self, name: str, code: str) -> str:
-        """A defined value: a deterministic site, unless the model marked it ``local``."""
-        return code if name in self.c.locals else f"numpyro.deterministic({name!r}, {code})"
+    @staticmethod
+    def recorded(name: str, role: Role, code: str) -> str:
+        """A defined value: a deterministic site, unless it is ``local``."""
+        return code if role is Role.LOCAL else f"numpyro.deterministic({literal(name)}, {code})"
 
-    def flat(self, t: ir.Type, n_plate_dims: int, lower: _ExprLowering) -> str:
-        """An ImproperUniform over the declared constraint, for the dims not covered by plates."""
-        sym_dims = t.dims if t.base not in ("cholesky_factor_corr", "corr_matrix", "cov_matrix") else (t.dims[0], t.dims[0])
-        rest = [lower.size(d) for d in sym_dims[n_plate_dims:]]
-        event = _event_rank(t)
-        batch = rest[: len(rest) - event] if event else rest
-        evt = rest[len(rest) - event:] if event else []
-        tup = lambda xs: "(" + ", ".join(xs) + ("," if len(xs) == 1 else "") + ")"
-        # batch dims of a flat parameter are independent copies: put them in the event shape so
-        # the site needs no plate (it has no data to be conditionally independent of).
-        return f"dist.ImproperUniform({_constraint(t, lower)}, (), {tup(batch + evt)})"
+    def constraint(self, t: Type) -> str:
+        c = t.constraint
+        if c in _CONSTRAINTS:
+            return _CONSTRAINTS[c]
+        lower = self.lowering()
+        lo = lower(t.lower) if t.lower is not None else None
+        hi = lower(t.upper) if t.upper is not None else None
+        return {"interval": f"constraints.interval({lo}, {hi})", "greater_than": f"constraints.greater_than({lo})",
+                "less_than": f"constraints.less_than({hi})"}[c]
 
-    def dist(self, stmt: ir.Sample, lower: _ExprLowering) -> str:
-        info = self.c.sites[id(stmt)].dist
-        call = stmt.dist
-        args = dict(zip(info.params, call.args))
-        args.update(dict(call.kwargs))
-        if info.positional and list(args) == list(info.params[: len(args)]):
-            parts = [lower(args[p]) for p in info.params[: len(args)]]
+    def flat(self, t: Type) -> str:
+        """An ImproperUniform over the declared constraint and the whole declared shape: its
+        independent dimensions go in the event shape, so the site needs no plate."""
+        return f"dist.ImproperUniform({self.constraint(t)}, (), {_tuple([size(d) for d in t.shape])})"
+
+    def dist(self, site: Site, lower: ExprLowering) -> str:
+        info = site.dist
+        args = {p: lower(te) for p, te in site.args}
+        for p, (np_name, template) in info.transform_map.items():
+            if p in args:
+                args[np_name] = template.format(args.pop(p))
+        names = [info.numpyro_name(p) for p in info.params if p in dict(site.args)]
+        if info.positional and names == list(info.numpyro_params[: len(names)]):
+            parts = [args[n] for n in names]
         else:
-            parts = [f"{p}={lower(args[p])}" for p in info.params if p in args]
+            parts = [f"{n}={args[n]}" for n in names]
         code = f"dist.{info.numpyro}({', '.join(parts)})"
-        if call.truncation is not None:
-            lo, hi = call.truncation
-            bounds = [f"low={lower(lo)}"] if lo is not None else []
-            bounds += [f"high={lower(hi)}"] if hi is not None else []
-            code = f"dist.TruncatedDistribution({code}, {', '.join(bounds)})"
+        if site.truncation is not None:
+            code = self.truncated(code, *site.truncation, lower)
         return code
 
-    def sample(self, stmt: ir.Sample) -> None:
-        plates = self.c.plates[id(stmt)]
-        site = self.c.sites[id(stmt)]
-        name = stmt.lhs.name
-        self.enter(plates)
-        lower = _ExprLowering(self.c, plates)
-        code = self.dist(stmt, lower)
+    @staticmethod
+    def truncated(code: str, lo: TExpr | None, hi: TExpr | None, lower: ExprLowering) -> str:
+        bounds = [f"low={lower(lo)}"] if lo is not None else []
+        bounds += [f"high={lower(hi)}"] if hi is not None else []
+        return f"dist.TruncatedDistribution({code}, {', '.join(bounds)})"
+
+    def site(self, site: Site) -> None:
+        name = site.name
+        if site.method is Method.FLAT:
+            # the constrained value is sampled whole (no plate), its prior density added per element
+            self.enter(())
+            self.w.line(f"{pyname(name)} = numpyro.sample({literal(name)}, {self.flat(site.type)})")
+            self.enter(site.plates)
+            lower = self.lowering(site.plates)
+            lp = f"{self.dist(site, lower)}.log_prob({pyname(name)})"
+            extra = len(site.type.shape) - len(site.plates) - site.dist.event_rank
+            if extra > 0:
+                lp = f"jnp.sum({lp}, axis={_tuple([str(-k) for k in range(extra, 0, -1)])})"
+            self.w.line(f"numpyro.factor({literal(f'_pp_prior_{name}')}, {lp})")
+            return
+        self.enter(site.plates)
+        lower = self.lowering(site.plates)
+        code = self.dist(site, lower)
         if site.observed:
-            self.w.line(f"numpyro.sample({name!r}, {code}, obs={pyname(name)})")
+            self.w.line(f"numpyro.sample({literal(name)}, {code}, obs={pyname(name)})")
             return
-        sym = self.c.symbols[name]
-        if site.method == "half":
-            scale = (dict(zip(site.dist.params, stmt.dist.args)) | dict(stmt.dist.kwargs))["scale"]
-            code = f"dist.{REGISTRY[site.dist.half].numpyro}({lower(scale)})"
-        if site.method == "truncated":
-            t = sym.type
-            lo, hi = t.bound("lower"), t.bound("upper")
-            bounds = [f"low={lower(lo)}"] if lo is not None else []
-            bounds += [f"high={lower(hi)}"] if hi is not None else []
-            code = f"dist.TruncatedDistribution({code}, {', '.join(bounds)})"
-        if site.method == "flat":
-            flat = self.flat(sym.type, len(stmt.lhs.indices), lower)
-            self.w.line(f"{pyname(name)} = numpyro.sample({name!r}, {flat})")
-            self.w.line(f"numpyro.factor('_pp_prior_{name}', {code}.log_prob({pyname(name)}))")
-            return
-        self.w.line(f"{pyname(name)} = numpyro.sample({name!r}, {code})")
+        if site.method is Method.HALF:
+            code = f"dist.{REGISTRY[site.dist.half].numpyro}({lower(site.arg('scale'))})"
+        elif site.method is Method.TRUNCATED:
+            code = self.truncated(code, site.type.lower, site.type.upper, lower)
+        self.w.line(f"{pyname(name)} = numpyro.sample({literal(name)}, {code})")
 
     def reparam(self) -> None:
         w = self.w
         items = []
-        for name, ann in self.c.reparam.items():
-            info = next(self.c.sites[id(s)].dist for s in self.c.program.statements
-                        if isinstance(s, ir.Sample) and s.lhs.name == name)
-            centered = {ir.NonCentered: "0", ir.Partial: repr(getattr(ann, "centered", 0))}[type(ann)]
-            extra = f", shape_params={info.shape_params!r}" if info.shape_params else ""
-            items.append(f"{name!r}: LocScaleReparam(centered={centered}{extra})")
+        for site in self.spec.sites():
+            match site.reparam:
+                case ir.Centered():
+                    continue
+                case ir.NonCentered():
+                    centered = literal(0)
+                case ir.Partial(centered=c):
+                    centered = literal(float(c))
+                case _:
+                    raise AssertionError(f"parameterisation {site.reparam!r} reached lowering")
+            extra = f", shape_params={site.dist.shape_params!r}" if site.dist.shape_params else ""
+            items.append(f"{literal(site.name)}: LocScaleReparam(centered={centered}{extra})")
         w.line("reparam_config = {" + ", ".join(items) + "}")
         if items:
             w.line("model = numpyro.handlers.reparam(model, config=reparam_config)")
@@ -505,8 +515,8 @@ class Lowered:
     origins: tuple[int, ...]
 
 
-def lower(checked: CheckedModel, source_name: str = "<string>") -> Lowered:
-    """Render ``checked`` as the source of a NumPyro module."""
-    low = _Lowering(checked, source_name)
+def lower(spec: Spec, source_name: str = "<string>") -> Lowered:
+    """Render ``spec`` as the source of a NumPyro module."""
+    low = _Lowering(spec, source_name)
     src = low.run()
     return Lowered(src, tuple(low.w.origins))

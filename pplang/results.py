@@ -33,7 +33,7 @@ def reparam_used(model: Model) -> dict[str, str]:
     """The parameterisation of each annotated latent: {"theta": "noncentered"}."""
     words = {ir.NonCentered: lambda a: "noncentered", ir.Auto: lambda a: "auto",
              ir.Partial: lambda a: f"partial({a.centered})", ir.Centered: lambda a: "centered"}
-    return {name: words[type(ann)](ann) for name, ann in model.checked.reparam.items()}
+    return {name: words[type(ann)](ann) for name, ann in model.spec.reparam.items()}
 
 
 def run_attrs(model: Model, data_file: str | None, seed: int, settings: dict) -> dict[str, Any]:
@@ -55,12 +55,12 @@ class _Dims:
     one name always has one size, and coordinates are 1-based."""
 
     def __init__(self, model: Model):
-        self.symbols = model.checked.symbols
+        self.symbols = model.spec.symbols
         self.sizes: dict[str, int] = {}
 
     def __call__(self, name: str, shape: tuple[int, ...]) -> list[str]:
         sym = self.symbols.get(name) or self.symbols.get(name.removesuffix(DECENTERED))
-        declared = list(sym.dims) if sym is not None and len(sym.dims) == len(shape) else [None] * len(shape)
+        declared = list(sym.type.shape) if sym is not None and len(sym.type.shape) == len(shape) else [None] * len(shape)
         dims = []
         for k, (size, decl) in enumerate(zip(shape, declared)):
             dim = decl.id if isinstance(decl, ir.Name) else f"{name}_dim_{k + 1}"

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import ir
-from .checks import CheckedModel
+from .spec import Role, Spec
 from .diagnostics import Diagnostic, PplangError
 from .lower_numpyro import Lowered
 
@@ -76,7 +76,7 @@ def _fmt_index(idx: tuple[int, ...]) -> str:
     return "[" + ",".join(str(i + 1) for i in idx) + "]"
 
 
-def prepare_data(checked: CheckedModel, raw: dict, data_file: str | None = None) -> tuple[dict, list[Diagnostic]]:
+def prepare_data(spec: Spec, raw: dict, data_file: str | None = None) -> tuple[dict, list[Diagnostic]]:
     """Validate ``raw`` against the data declarations and convert it to arrays.
 
     Returns the values for the model (declared data only, ints as Python ints for sizes) and the
@@ -89,8 +89,8 @@ def prepare_data(checked: CheckedModel, raw: dict, data_file: str | None = None)
     def fail(code, msg, decl, help=None):
         errors.append(Diagnostic(code, msg + (f" (in {data_file})" if data_file else ""), decl.span, help))
 
-    for sym in checked.of_role("data"):
-        decl: ir.DataDecl = sym.decl
+    for sym in spec.of_role(Role.DATA):
+        decl = sym
         name = sym.name
         if name not in raw:
             fail("missing-data", f'the data has no field "{name}"', decl)
@@ -106,7 +106,7 @@ def prepare_data(checked: CheckedModel, raw: dict, data_file: str | None = None)
             fail("data-type", f'"{name}" must hold numbers, got {type(raw[name]).__name__}', decl)
             continue
         try:
-            shape = tuple(int(const_eval(d, values)) for d in sym.dims)
+            shape = tuple(int(const_eval(d, values)) for d in sym.type.shape)
         except (KeyError, PplangError, TypeError, ValueError):
             fail("data-shape", f'cannot work out the declared size of "{name}"', decl)
             continue
@@ -120,7 +120,7 @@ def prepare_data(checked: CheckedModel, raw: dict, data_file: str | None = None)
             bad = tuple(np.argwhere(~np.isfinite(arr))[0]) if arr.shape else ()
             fail("data-not-finite", f'"{name}{_fmt_index(bad) if bad else ""}" is {arr[bad]}', decl)
             continue
-        if sym.base == "int":
+        if sym.type.elem == "int":
             if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
                 bad = tuple(np.argwhere(arr != np.round(arr))[0]) if arr.shape else ()
                 fail("data-type", f'"{name}" is declared int but {name}{_fmt_index(bad) if bad else ""} = '
@@ -129,19 +129,21 @@ def prepare_data(checked: CheckedModel, raw: dict, data_file: str | None = None)
             arr = arr.astype(np.int64)
         else:
             arr = arr.astype(np.float64)
-        for bound in decl.type.bounds:
-            limit = const_eval(bound.value, values)
-            ok = arr >= limit if bound.kind == "lower" else arr <= limit
+        for kind, bound in (("lower", sym.type.lower), ("upper", sym.type.upper)):
+            if bound is None:
+                continue
+            limit = const_eval(bound.node, values)
+            ok = arr >= limit if kind == "lower" else arr <= limit
             if not np.all(ok):
                 bad = tuple(np.argwhere(~np.asarray(ok))[0]) if arr.shape else ()
-                rel = ">=" if bound.kind == "lower" else "<="
+                rel = ">=" if kind == "lower" else "<="
                 fail("data-constraint", f'"{name}{_fmt_index(bad) if bad else ""}" = {arr[bad]} breaks the '
-                     f"declared bound {bound.kind}={limit} (must be {rel} {limit})", decl)
+                     f"declared bound {kind}={limit} (must be {rel} {limit})", decl)
                 break
-        values[name] = int(arr) if (sym.base == "int" and arr.shape == ()) else (
+        values[name] = int(arr) if (sym.type.elem == "int" and arr.shape == ()) else (
             float(arr) if arr.shape == () else arr)
     if not errors:
-        for chk in checked.size_checks:
+        for chk in spec.size_checks:
             try:
                 a, b = const_eval(chk.left, values), const_eval(chk.right, values)
             except (KeyError, PplangError):
@@ -149,7 +151,13 @@ def prepare_data(checked: CheckedModel, raw: dict, data_file: str | None = None)
             if int(a) != int(b):
                 errors.append(Diagnostic("shape-mismatch", f"sizes differ with this data: {a} vs {b} ({chk.what})",
                                          chk.span))
-    declared = {s.name for s in checked.of_role("data")}
+    if not errors:
+        from .datacheck import check_index_uses
+
+        bad_index, unread = check_index_uses(spec, values, lambda e: const_eval(e, values))
+        errors += bad_index
+        warnings += unread
+    declared = {s.name for s in spec.of_role(Role.DATA)}
     for extra in sorted(set(raw) - declared):
         warnings.append(Diagnostic("data-file", f'the data field "{extra}" is not declared in the model and is ignored',
                                    severity="warning", file=data_file))
@@ -326,12 +334,12 @@ def format_summary(summary: dict) -> str:
 # ----------------------------------------------------------------------------- the model
 
 
-def _without(checked: CheckedModel, names: set[str]) -> CheckedModel:
-    """A view of ``checked`` whose data declarations exclude ``names`` (for prior predictive)."""
+def _without(spec: Spec, names: set[str]) -> Spec:
+    """A view of ``spec`` whose data declarations exclude ``names`` (for prior predictive)."""
     import copy
 
-    view = copy.copy(checked)
-    view.symbols = {k: v for k, v in checked.symbols.items() if k not in names}
+    view = copy.copy(spec)
+    view.symbols = {k: v for k, v in spec.symbols.items() if k not in names}
     return view
 
 
@@ -339,11 +347,12 @@ class Model:
     """A compiled pplang model. ``python_source`` is the generated NumPyro program; the
     ``numpyro_model`` and ``reparam_config`` attributes execute it (importing JAX) on first use."""
 
-    def __init__(self, source: str, path: str, program: ir.Program, checked: CheckedModel, lowered: Lowered):
+    def __init__(self, source: str, path: str, program: ir.Program, spec: Spec, lowered: Lowered):
         self.source = source
         self.path = path
         self.program = program
-        self.checked = checked
+        self.spec = spec
+        self.checked = spec  # the checked model (older name)
         self.python_source = lowered.source
         self._origins = lowered.origins
         self._namespace: dict | None = None
@@ -351,7 +360,7 @@ class Model:
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return self.checked.warnings
+        return self.spec.warnings
 
     def _module(self) -> dict:
         if self._namespace is None:
@@ -386,13 +395,12 @@ class Model:
     @property
     def reported(self) -> list[str]:
         """Quantities shown in summaries: parameters, latents and deterministics, in model order."""
-        return [s.name for s in self.checked.of_role("param", "latent", "deterministic")
-                if s.name not in self.checked.locals]
+        return self.spec.reported
 
     @property
     def generated_names(self) -> list[str]:
         """The generated quantities (``generated`` statements), in model order."""
-        return [s.name for s in self.checked.of_role("generated")]
+        return [s.name for s in self.spec.of_role(Role.GENERATED)]
 
     def prepare_data(self, data: dict | str | Path | None = None, data_file: str | None = None) -> dict:
         """Validate data (a dict or a JSON path) and add the derived data: the model's kwargs."""
@@ -400,7 +408,7 @@ class Model:
             data_file = str(data)
             data = read_data_file(data)
         try:
-            values, self.data_warnings = prepare_data(self.checked, data or {}, data_file)
+            values, self.data_warnings = prepare_data(self.spec, data or {}, data_file)
         except PplangError as exc:
             exc.source, exc.file = exc.source or self.source, exc.file or self.path
             raise
@@ -429,9 +437,7 @@ class Model:
     @property
     def observed(self) -> list[str]:
         """Names of the observed quantities (data on the left of ``~``), in model order."""
-        names = [s.lhs.name for s in self.program.statements
-                 if isinstance(s, ir.Sample) and id(s) in self.checked.sites and self.checked.sites[id(s)].observed]
-        return list(dict.fromkeys(names))
+        return self.spec.observed
 
     def predictive_data(self, data: dict | str | Path | None, data_file: str | None = None) -> dict:
         """The model's kwargs for drawing the observed quantities: observed fields are dropped
@@ -441,7 +447,7 @@ class Model:
             data_file, data = str(data), read_data_file(data)
         data = {k: v for k, v in (data or {}).items() if k not in observed}
         try:
-            values, self.data_warnings = prepare_data(_without(self.checked, observed), data, data_file)
+            values, self.data_warnings = prepare_data(_without(self.spec, observed), data, data_file)
         except PplangError as exc:
             exc.source, exc.file = exc.source or self.source, exc.file or self.path
             raise
@@ -582,8 +588,7 @@ class Model:
         self._check_replicable()
         kwargs = self.predictive_data(data, data_file)
         latents = self._latents(samples, kwargs)
-        sites = self.observed + [s.name for s in self.checked.of_role("deterministic")
-                                 if s.name not in self.checked.locals]
+        sites = self.observed + [s.name for s in self.spec.of_role(Role.DETERMINISTIC)]
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
         pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=sites)
         draws = self._run_located(lambda: pred(key, **kwargs))

@@ -119,11 +119,11 @@ class _ToIR(Transformer):
     def sample_stmt(self, meta, lhs, dist_call, annotation=None):
         return ir.Sample(lhs, dist_call, annotation or ir.Centered(), _span_of(meta))
 
-    def define_stmt(self, meta, lhs, value):
-        return ir.Define(lhs, value, _span_of(meta))
+    def define_stmt(self, meta, lhs, type_, value):
+        return ir.Define(lhs, value, _span_of(meta), type=type_)
 
     def local_stmt(self, meta, stmt):
-        return ir.Define(stmt.lhs, stmt.value, _span_of(meta), local=True)
+        return ir.Define(stmt.lhs, stmt.value, _span_of(meta), local=True, type=stmt.type)
 
     def target_stmt(self, meta, value):
         return ir.Target(value, _span_of(meta))

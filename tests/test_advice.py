@@ -11,7 +11,7 @@ from conftest import EXAMPLES
 def test_funnel_pattern_is_found_statically():
     centered = pplang.load(EXAMPLES / "eight_schools_centered.ppl")
     (stmt,) = funnel_statements(centered)
-    assert stmt.lhs.name == "theta" and stmt.span.line == 8
+    assert stmt.name == "theta" and stmt.span.line == 8
     assert funnel_statements(pplang.load(EXAMPLES / "eight_schools.ppl")) == []
     assert funnel_statements(pplang.load(EXAMPLES / "eight_schools_manual.ppl")) == []
 

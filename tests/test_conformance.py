@@ -14,6 +14,7 @@ import pytest
 
 from pplang import conformance
 from pplang.compiler import compile as compile_source, load
+from pplang.spec import Role
 
 POSTERIORS = conformance.posteriors()
 CENTERED = "eight_schools-eight_schools_centered"
@@ -49,7 +50,7 @@ def test_log_density_graph_does_not_grow_with_data(posterior):
     n_key = "T" if "T" in full else "N"
     sizes = []
     for n in (30, 60):
-        raw = {k: v for k, v in full.items() if k in {s.name for s in model.checked.of_role("data")}}
+        raw = {k: v for k, v in full.items() if k in {s.name for s in model.spec.of_role(Role.DATA)}}
         raw = {**raw, n_key: n, "y": raw["y"][:n]}
         kwargs = model.prepare_data(raw)
         info = initialize_model(jax.random.PRNGKey(0), model.numpyro_model, model_kwargs=kwargs)

@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import norm
 
 import pplang
+from pplang.spec import Role
 from conftest import EXAMPLES
 from pplang import ir
 from pplang.diagnostics import PplangError
@@ -123,7 +124,7 @@ def test_misuse_is_a_located_diagnostic(src, code, line):
 
 def test_discrete_generated_draws_are_allowed():
     model = pplang.compile("mu ~ Normal(0, 1)\ngenerated k ~ Poisson(exp(mu))\n")
-    assert model.checked.symbols["k"].role == "generated" and model.checked.symbols["k"].base == "int"
+    assert model.spec.symbols["k"].role is Role.GENERATED and model.spec.symbols["k"].type.elem == "int"
 
 
 def test_summary_names_are_one_based(fit):
@@ -170,6 +171,6 @@ def test_ejected_program_computes_the_same_generated_quantities(fit):
 def test_graph_marks_generated_quantities():
     from pplang.graph import to_dot
 
-    dot = to_dot(pplang.compile(SCHOOLS + GENERATED).checked, "m")
+    dot = to_dot(pplang.compile(SCHOOLS + GENERATED).spec, "m")
     assert '"y_rep" [label="generated\\ny_rep ~ Normal", shape=ellipse, style=dotted]' in dot
     assert '"theta" -> "diff"' in dot

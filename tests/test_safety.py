@@ -60,8 +60,14 @@ def test_breakout_attempts_execute_nothing(tmp_path, monkeypatch, source):
 
 
 def test_numbers_are_rendered_as_literals_not_text():
-    model = pplang.compile("x ~ Normal(0, 1e999)\n")
-    assert "inf" in model.python_source or "1e999" not in model.python_source
+    """1e999 once became the bare name `inf` in the generated code: it is refused, located."""
+    for text in ("1e999", "1" * 400):
+        with pytest.raises(PplangError) as exc:
+            pplang.compile(f"x ~ Normal(0, {text})\n")
+        (d,) = exc.value.diagnostics
+        assert d.code == "number-out-of-range" and (d.span.line, d.span.column) == (1, 15)
+    model = pplang.compile("x ~ Normal(0.5, 2.5e-3)\ny = x * 1e300\n")
+    assert "dist.Normal(0.5, 0.0025)" in model.python_source and "1e+300" in model.python_source
     compile(model.python_source, "<check>", "exec")
 
 

@@ -9,6 +9,7 @@ import lark
 import pytest
 
 import pplang
+from pplang.spec import dump as spec_dump
 from pplang import ir, syntax
 from conftest import EXAMPLES, ROOT
 
@@ -46,13 +47,25 @@ def test_annotations_become_typed_values():
     assert anns == [ir.NonCentered(), ir.Partial(0.3), ir.Centered()]
 
 
-@pytest.mark.parametrize("name", ["eight_schools", "eight_schools_centered", "eight_schools_manual"])
+EXAMPLE_FILES = sorted(p.relative_to(EXAMPLES).with_suffix("") for p in EXAMPLES.rglob("*.ppl"))
+
+
+def stages(model) -> dict[str, str]:
+    """Every stage's dump: the parsed IR, the checked spec, the generated NumPyro module."""
+    return {".ir": ir.dump(model.program) + "\n", ".spec": spec_dump(model.spec), ".py": model.python_source}
+
+
+@pytest.mark.parametrize("name", EXAMPLE_FILES, ids=str)
 def test_goldens(name, update_goldens):
-    model = pplang.load(EXAMPLES / f"{name}.ppl")
-    for suffix, text in ((".ir", ir.dump(model.program) + "\n"), (".py", model.python_source)):
-        path = GOLDEN / f"{name}{suffix}"
-        if update_goldens or not path.exists():
+    """Goldens for every example at every stage. They are written only by
+    ``pytest --update-goldens`` (review the diff); a missing golden is a failure."""
+    model = pplang.load(EXAMPLES / name.with_suffix(".ppl"))
+    for suffix, text in stages(model).items():
+        path = GOLDEN / name.with_suffix(suffix)
+        if update_goldens:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
+        assert path.exists(), f"{path} is missing: run pytest --update-goldens and review it"
         assert text == path.read_text(), f"{path} differs; rerun with --update-goldens and review the diff"
 
 

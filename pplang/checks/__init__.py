@@ -1,0 +1,118 @@
+"""Checks: IR program -> :class:`pplang.spec.Spec`, the typed checked model.
+
+The passes, one module each: ``context`` (the symbol table and diagnostics they share),
+``exprs`` (typing and shapes of expressions), ``plates`` (index variables and their ranges),
+``sites`` (declarations, sampling statements, definitions and factors, with each latent's lowering
+method), ``reparam`` (parameterisation), ``loops`` (recursions) and ``pedantic`` (warnings). The
+driver below walks the statements in source order, because a statement's types depend on what was
+declared before it, then runs the whole-model passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .. import ir
+from .._compat import assert_never
+from ..diagnostics import PplangError
+from ..spec import FlatParam, Role, Spec
+from . import loops, sites
+from .context import Context, names_in
+from .pedantic import pedantic
+
+__all__ = ["check", "names_in"]
+
+
+def check(program: ir.Program) -> Spec:
+    """Run every check on ``program``; raise :class:`PplangError` listing all errors found."""
+    ctx = Context(program)
+    ctx.declared_sizes = {s.name: s.type.dims for s in program.statements
+                          if isinstance(s, (ir.DataDecl, ir.ParamDecl))}
+    local = {s.lhs.name for s in _flatten(program.statements) if isinstance(s, ir.Define) and s.local}
+    sampled = {s.lhs.name for s in program.statements if isinstance(s, ir.Sample)}
+    state = loops.LoopState()
+    priors: dict[str, ir.Span] = {}
+    items, generated, derived = [], [], []
+    for stmt in program.statements:
+        ctx.plates = ()
+        if not isinstance(stmt, ir.Generated):
+            _no_generated_refs(ctx, stmt)
+        match stmt:
+            case ir.DataDecl():
+                sites.data_decl(ctx, stmt)
+            case ir.DerivedData():
+                derived.append(sites.derived_data(ctx, stmt))
+            case ir.ParamDecl():
+                sites.param_decl(ctx, stmt)
+                if stmt.name not in sampled and stmt.name in ctx.symbols:
+                    items.append(FlatParam(stmt.name, ctx.symbols[stmt.name].type, stmt.name_span))
+            case ir.Sample():
+                site = sites.sample(ctx, stmt, priors=priors)
+                items.append(site)
+                if site is not None and site.role is Role.LATENT:
+                    priors[site.name] = stmt.span
+            case ir.Define(lhs=lhs) if lhs.indices and isinstance(lhs.indices[0], ir.Num):
+                items.append(loops.init_element(ctx, state, stmt))
+            case ir.Define():
+                items.append(sites.define(ctx, stmt, Role.LOCAL if stmt.local else Role.DETERMINISTIC))
+            case ir.Target():
+                items.append(sites.target(ctx, stmt))
+            case ir.For():
+                items.append(loops.for_loop(ctx, state, stmt, local))
+            case ir.Generated():
+                generated.append(_generated(ctx, stmt))
+            case _:
+                assert_never(stmt)
+    spec = Spec(ctx.symbols, tuple(d for d in derived if d is not None), tuple(i for i in items if i is not None),
+                tuple(g for g in generated if g is not None), tuple(ctx.size_checks), tuple(ctx.index_uses),
+                ctx.warnings)
+    pedantic(ctx, spec, program)
+    for name, spans in ctx.refs.items():
+        if name in ctx.symbols:
+            ctx.symbols[name] = replace(ctx.symbols[name], refs=tuple(spans))
+    if ctx.errors:
+        raise PplangError(ctx.errors, warnings=ctx.warnings)
+    return spec
+
+
+def _generated(ctx: Context, stmt: ir.Generated):
+    """``generated x = e`` / ``generated x[n] ~ D(...)``: a new quantity per posterior draw."""
+    inner = stmt.stmt
+    lhs = inner.lhs
+    if lhs.name in ctx.symbols:
+        prev = ctx.symbols[lhs.name]
+        ctx.err("duplicate-definition", f'"{lhs.name}" is already defined at line {prev.span.line}', lhs.span,
+                f'a generated quantity needs a new name, e.g. "{lhs.name}_rep"')
+        return None
+    match inner:
+        case ir.Sample():
+            return sites.sample(ctx, inner, generated=True)
+        case ir.Define() if lhs.indices and isinstance(lhs.indices[0], ir.Num):
+            ctx.err("invalid-lhs", "a generated quantity is defined whole: index it only by fresh index "
+                    "variables", lhs.indices[0].span, f"write generated {lhs.name}[n] = ...")
+            return None
+        case ir.Define():
+            return sites.define(ctx, inner, Role.GENERATED)
+        case _:
+            assert_never(inner)
+
+
+def _no_generated_refs(ctx: Context, stmt: ir.Stmt) -> None:
+    """A model statement may not read a generated quantity: they depend on the model, never the
+    reverse (they are computed after sampling)."""
+    for node in ir.walk(stmt):
+        if isinstance(node, ir.Name) and node.id in ctx.symbols and ctx.symbols[node.id].role is Role.GENERATED:
+            ctx.err("generated-in-model", f'"{node.id}" is a generated quantity: the model cannot use it',
+                    node.span, f"generated quantities are computed after sampling; to use {node.id} in the "
+                    f"model, define it without `generated`")
+            return
+
+
+def _flatten(stmts) -> list:
+    """Statements with loop bodies flattened in."""
+    out = []
+    for s in stmts:
+        out.append(s)
+        if isinstance(s, ir.For):
+            out += _flatten(s.body)
+    return out

@@ -1,0 +1,60 @@
+"""Pedantic pass: warnings about programs that are valid but probably not what was meant
+(Stan's pedantic mode): scales that can be negative, Uniform priors that do not match the declared
+bounds, parameters without a prior, data that is never used."""
+
+from __future__ import annotations
+
+from .. import ir
+from ..distributions import POSITIVE_PARAMS
+from ..spec import FlatParam, Method, Role, Site, Spec
+from .context import Context
+
+
+def _can_be_negative(ctx: Context, e: ir.Expr, spec_sites: dict[str, Site]) -> str | None:
+    """The name of a quantity in ``e`` whose support allows negative values, if ``e`` is just that
+    quantity (or an element of it)."""
+    name = e.id if isinstance(e, ir.Name) else e.base.id if isinstance(e, ir.Index) else None
+    sym = ctx.symbols.get(name) if name else None
+    if sym is None:
+        return None
+    if sym.declared and sym.type.container in ("real", "vector", "matrix", "int"):
+        lo = sym.type.lower.node if sym.type.lower is not None else None
+        if lo is None or (isinstance(lo, ir.Num) and lo.value < 0):
+            return name
+    site = spec_sites.get(name)
+    if not sym.declared and site is not None and site.dist.support == "real" and site.truncation is None:
+        return name
+    return None
+
+
+def pedantic(ctx: Context, spec: Spec, program: ir.Program) -> None:
+    sites = {s.name: s for s in spec.sites() if s.role is Role.LATENT}
+    for site in spec.sites():
+        for pname, te in site.args:
+            if pname in POSITIVE_PARAMS:
+                culprit = _can_be_negative(ctx, te.node, sites)
+                if culprit:
+                    ctx.warn("negative-scale", f'the {pname} of {site.dist.name} must be positive, but "{culprit}" '
+                             "can be negative", te.node.span,
+                             f"declare {culprit} with <lower=0>, or give it a positive distribution")
+        sym = ctx.symbols[site.name]
+        if site.dist.name == "Uniform" and sym.declared and sym.role is Role.LATENT:
+            lo, hi = site.arg("low"), site.arg("high")
+            if (sym.type.lower and sym.type.lower.node, sym.type.upper and sym.type.upper.node) != (
+                    lo and lo.node, hi and hi.node):
+                ctx.warn("uniform-bounds", f'the Uniform prior of "{sym.name}" does not match its declared bounds',
+                         site.span, f"declare {sym.name} with <lower=..., upper=...> equal to the Uniform's "
+                         "bounds, so the sampler never leaves the prior's support")
+    for item in spec.items:
+        if isinstance(item, FlatParam):
+            ctx.warn("improper-prior", f'parameter "{item.name}" has no prior: its density is flat (improper) over '
+                     "its declared support", item.span,
+                     f"add a prior, e.g. `{item.name} ~ Normal(0, 10)`, unless a flat prior is intended")
+    for stmt in program.statements:
+        if isinstance(stmt, ir.DataDecl) and stmt.name in ctx.symbols and not ctx.refs.get(stmt.name) \
+                and not ctx.symbols[stmt.name].observed:
+            ctx.warn("unused-data", f'data "{stmt.name}" is declared but never used', stmt.name_span,
+                     "remove the declaration, or use it in the model")
+
+
+__all__ = ["pedantic", "Method"]

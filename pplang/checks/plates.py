@@ -1,0 +1,79 @@
+"""Plates pass: the index variables on a statement's left side become plates with known sizes.
+
+An index ranges over the size of the dimension it indexes on the left side: from the variable's
+declaration, from a type written on a definition (``x[n]: real[J] = ...``), else from a declared
+array that the same index indexes in the same statement, else anywhere in the model (data and
+``param`` declarations are known before the statements are checked, so order does not matter).
+"""
+
+from __future__ import annotations
+
+from .. import ir
+from ..spec import Plate
+from .context import Context
+
+
+def bind_plates(ctx: Context, lhs: ir.Lhs, stmt, offset: int = 0,
+                shape: tuple[ir.Expr, ...] | None = None) -> tuple[Plate, ...] | None:
+    """Plates for the index variables of ``lhs``; ``offset`` leading dimensions are addressed by a
+    loop variable or a constant, not by these indices; ``shape`` is the left side's known shape
+    (from its declaration), if any."""
+    names: list[str] = []
+    for idx in lhs.indices:
+        if not isinstance(idx, ir.Name) or idx.id in ctx.symbols or idx.id in names:
+            ctx.err("invalid-lhs", "the left side may only be indexed by fresh index variables (like n)",
+                    idx.span, f"write {lhs.name}[n] and use n on the right side")
+            return None
+        names.append(idx.id)
+    if shape is not None and len(names) > len(shape) - offset:
+        ctx.err("shape-mismatch", f'"{lhs.name}" has {len(shape)} dimension(s) but {len(names) + offset} indices',
+                lhs.span)
+        return None
+    sizes = []
+    for j, index in enumerate(names):
+        size = shape[j + offset] if shape is not None else None
+        if size is None:
+            size = _infer(ctx, index, stmt) or _infer(ctx, index, ctx.program.statements)
+        if size is None:
+            ctx.err("unbound-index", f'cannot tell the range of index "{index}"', lhs.indices[j].span,
+                    f"give {lhs.name} a size: declare it (`param {lhs.name}: real[J]`), or write the size on "
+                    f"a definition (`{lhs.name}[{index}]: real[J] = ...`), or use {index} to index a declared array")
+            return None
+        sizes.append(size)
+    plate_names = [s.id if isinstance(s, ir.Name) else i for s, i in zip(sizes, names)]
+    if len(set(plate_names)) != len(plate_names):
+        plate_names = names
+    m = len(names)
+    return tuple(Plate(i, s, pn, -(m - k)) for k, (i, s, pn) in enumerate(zip(names, sizes, plate_names)))
+
+
+def _infer(ctx: Context, index: str, node) -> ir.Expr | None:
+    """The size of a dimension indexed by ``index`` in ``node`` (right sides and left sides)."""
+    for n in ir.walk(node):
+        if isinstance(n, ir.Index):
+            base, indices = n.base.id, n.indices
+        elif isinstance(n, ir.Lhs):
+            base, indices = n.name, n.indices
+        else:
+            continue
+        shape = ctx.symbols[base].type.shape if base in ctx.symbols else ctx.declared_sizes.get(base)
+        if shape is None:
+            continue
+        for j, e in enumerate(indices):
+            if isinstance(e, ir.Name) and e.id == index and j < len(shape):
+                return shape[j]
+    return None
+
+
+def extend(plates: tuple[Plate, ...], name: str, dims: tuple[ir.Expr, ...]) -> tuple[Plate, ...]:
+    """``plates`` followed by one implicit plate per dimension in ``dims`` (the un-indexed
+    dimensions of a left side, sampled element-wise)."""
+    taken = [p.name for p in plates]
+    names = [p.index for p in plates] + [f"_{name}_{k + 1}" for k in range(len(dims))]
+    sizes = [p.size for p in plates] + list(dims)
+    plate_names = taken + [s.id if isinstance(s, ir.Name) and s.id not in taken else n
+                           for s, n in zip(dims, names[len(plates):])]
+    if len(set(plate_names)) != len(plate_names):
+        plate_names = taken + names[len(plates):]
+    m = len(names)
+    return tuple(Plate(i, s, pn, -(m - k)) for k, (i, s, pn) in enumerate(zip(names, sizes, plate_names)))

@@ -1,0 +1,453 @@
+"""The checked model: a typed middle representation that every stage after ``checks`` reads.
+
+``checks`` turns the IR into a :class:`Spec`; lowering, the runtime, advice, the graph, eject and
+results read it and never re-derive what ``checks`` decided. Each site, definition, factor and
+loop is a value: its name, role, type (element kind, container, constraint, shape as symbolic
+sizes), plates, the distribution with its arguments bound by name, the lowering method, the
+parameterisation and the span. Expressions are :class:`TExpr` trees that carry their own type.
+The symbol table records where each name is declared and used (for messages and an editor).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Union
+
+from . import ir
+from .distributions import DistInfo
+
+
+class Role(enum.Enum):
+    """What a named quantity is."""
+
+    DATA = "data"                   # read from the data file
+    DERIVED = "derived data"        # computed once from data before sampling
+    LATENT = "latent"               # a parameter: sampled by NUTS
+    DETERMINISTIC = "deterministic"  # computed from parameters, reported per draw
+    LOCAL = "local"                 # computed from parameters, used by the model, never reported
+    GENERATED = "generated"         # computed per posterior draw after sampling
+
+
+class Method(enum.Enum):
+    """How a latent's prior is rendered."""
+
+    PLAIN = "plain"          # the distribution as written (its support is the declared one)
+    HALF = "half"            # a zero-centred Normal/Cauchy on a <lower=0> parameter: the half distribution
+    TRUNCATED = "truncated"  # TruncatedDistribution to the declared (constant) bounds
+    FLAT = "flat"            # ImproperUniform over the declared constraint + a factor with the log density
+
+
+# Containers whose constraint couples the elements of the last one or two dimensions.
+EVENT_RANK = {"simplex": 1, "ordered": 1, "positive_ordered": 1, "cholesky_factor_corr": 2,
+              "corr_matrix": 2, "cov_matrix": 2, "cholesky_factor_cov": 2}
+VECTOR_TYPES = {"vector", "simplex", "ordered", "positive_ordered"}
+MATRIX_TYPES = {"matrix", "cholesky_factor_corr", "cov_matrix", "corr_matrix", "cholesky_factor_cov"}
+
+
+@dataclass(frozen=True, slots=True)
+class Type:
+    """A quantity's static type: ``elem`` ("int" or "real"), ``shape`` (symbolic sizes: IR
+    expressions over data), ``container`` (the declared base type: real, int, vector, matrix,
+    simplex, ordered, ...; "array" for an undeclared quantity), its bounds, and for an undeclared
+    latent the ``support`` of its distribution."""
+
+    elem: str
+    shape: tuple[ir.Expr, ...]
+    container: str = "array"
+    lower: TExpr | None = None
+    upper: TExpr | None = None
+    support: str | None = None
+
+    @property
+    def event_rank(self) -> int:
+        """How many trailing dimensions the container's constraint couples (0 for element-wise)."""
+        return EVENT_RANK.get(self.container, 0)
+
+    @property
+    def constraint(self) -> str:
+        """The constraint's name: a coupled container's, or real / positive / unit_interval /
+        interval / greater_than / less_than from the bounds, or (an undeclared latent) the support
+        of its distribution."""
+        if self.support is not None:
+            return self.support
+        if self.event_rank:
+            return self.container
+        lo = self.lower.node if self.lower is not None else None
+        hi = self.upper.node if self.upper is not None else None
+        if lo is not None and hi is not None:
+            return "unit_interval" if is_num(lo, 0) and is_num(hi, 1) else "interval"
+        if lo is not None:
+            return "positive" if is_num(lo, 0) else "greater_than"
+        return "less_than" if hi is not None else "real"
+
+
+@dataclass(frozen=True, slots=True)
+class VType:
+    """The type of an expression inside a statement: ``elem`` (int, real or bool), ``plates``
+    (the statement's plate indices it varies along, in plate order) and ``dims`` (the sizes of its
+    own value dimensions)."""
+
+    elem: str
+    plates: tuple[str, ...] = ()
+    dims: tuple[ir.Expr, ...] = ()
+
+    @property
+    def rank(self) -> int:
+        return len(self.dims)
+
+
+@dataclass(frozen=True, slots=True)
+class TExpr:
+    """A typed expression: the IR ``node``, its ``type`` and its typed children ``args`` (the
+    indices of an Index, the arguments of a Call, the operands of an operator, the items of an
+    array literal, lo and hi of a Range). ``size`` is a Range's length."""
+
+    node: ir.Expr
+    type: VType
+    args: tuple[TExpr, ...] = ()
+    size: ir.Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plate:
+    """A plate: index variable ``index`` ranges over 1..``size``; rendered as
+    ``numpyro.plate(name, size, dim=dim)``."""
+
+    index: str
+    size: ir.Expr
+    name: str
+    dim: int
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A named quantity: ``role``, ``type``, where it is declared (``span``), whether a ``data`` or
+    ``param`` statement declared it (``declared``), whether it is observed (data on the left of
+    ``~``), and the spans of its uses (``refs``)."""
+
+    name: str
+    role: Role
+    type: Type
+    span: ir.Span
+    declared: bool = False
+    observed: bool = False
+    refs: tuple[ir.Span, ...] = ()
+
+
+# ----------------------------------------------------------------------------- model items
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A sampling statement ``name[plates] ~ dist(args)``: ``role`` LATENT, GENERATED, or DATA for
+    an observation; ``args`` the distribution's arguments bound by NumPyro parameter name;
+    ``method`` how a latent prior is rendered; ``reparam`` the parameterisation (an IR annotation
+    value); ``implicit`` how many trailing plates cover un-indexed dimensions of the left side."""
+
+    name: str
+    role: Role
+    type: Type
+    plates: tuple[Plate, ...]
+    dist: DistInfo
+    args: tuple[tuple[str, TExpr], ...]
+    truncation: tuple[TExpr | None, TExpr | None] | None
+    method: Method
+    reparam: ir.Annotation
+    span: ir.Span
+    implicit: int = 0
+
+    @property
+    def observed(self) -> bool:
+        return self.role in (Role.DATA, Role.DERIVED)
+
+    def arg(self, param: str) -> TExpr | None:
+        return next((e for p, e in self.args if p == param), None)
+
+
+@dataclass(frozen=True, slots=True)
+class FlatParam:
+    """A declared parameter with no sampling statement: flat (improper) over its constraint."""
+
+    name: str
+    type: Type
+    span: ir.Span
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """``name[plates] = value``: role DETERMINISTIC (reported), LOCAL or GENERATED; ``broadcast``
+    when the value must be broadcast to the plates' shape."""
+
+    name: str
+    role: Role
+    type: Type
+    plates: tuple[Plate, ...]
+    value: TExpr
+    span: ir.Span
+    broadcast: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """``data name = value``: derived data, computed once before sampling."""
+
+    name: str
+    type: Type
+    value: TExpr
+    span: ir.Span
+
+
+@dataclass(frozen=True, slots=True)
+class InitElement:
+    """``x[k, ...] = value`` before a loop: the ``position``-th first element of a recursion;
+    ``elem_shape`` the shape of one element."""
+
+    name: str
+    position: int
+    plates: tuple[Plate, ...]
+    value: TExpr
+    elem_shape: tuple[ir.Expr, ...]
+    span: ir.Span
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """``target += value``: adds ``sum(value)`` to the log density."""
+
+    value: TExpr
+    span: ir.Span
+
+
+@dataclass(frozen=True, slots=True)
+class LoopDef:
+    """``x[t, ...] = value`` inside a loop; ``elem_shape`` the shape of one element."""
+
+    name: str
+    plates: tuple[Plate, ...]
+    value: TExpr
+    elem_shape: tuple[ir.Expr, ...]
+    span: ir.Span
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """``for var in lo:hi { body }`` rendered as ``jax.lax.scan``: ``recursive`` names also read
+    ``x[t - 1]`` and take their first ``first`` elements from :class:`InitElement` items; ``role``
+    of each defined name in ``roles``."""
+
+    var: str
+    lo: ir.Expr
+    hi: ir.Expr
+    body: tuple[LoopDef, ...]
+    recursive: tuple[str, ...]
+    first: int
+    roles: tuple[tuple[str, Role], ...]
+    span: ir.Span
+
+    @property
+    def defined(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.body)
+
+
+Item = Union[Site, FlatParam, Definition, InitElement, Factor, Loop]
+
+
+@dataclass(frozen=True, slots=True)
+class SizeCheck:
+    """A size equality that depends on data values: ``left == right``, reported at ``span``."""
+
+    left: ir.Expr
+    right: ir.Expr
+    span: ir.Span
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class IndexUse:
+    """An integer expression used as an index into dimension ``dim`` (0-based) of ``base``, whose
+    size is ``size``; ``index`` is the index expression (over data and plate indices), ``span``
+    the indexing. The runtime checks its values lie in 1..size before sampling."""
+
+    base: str
+    dim: int
+    size: ir.Expr
+    index: ir.Expr
+    span: ir.Span
+    plates: tuple[Plate, ...] = ()
+
+
+@dataclass
+class Spec:
+    """The checked model. ``items`` are the model's statements in source order; ``generated``
+    the generated quantities; ``derived`` the derived data."""
+
+    symbols: dict[str, Symbol]
+    derived: tuple[Derived, ...] = ()
+    items: tuple[Item, ...] = ()
+    generated: tuple[Item, ...] = ()
+    size_checks: tuple[SizeCheck, ...] = ()
+    index_uses: tuple[IndexUse, ...] = ()
+    warnings: list = field(default_factory=list)
+
+    def of_role(self, *roles: Role) -> list[Symbol]:
+        return [s for s in self.symbols.values() if s.role in roles]
+
+    def sites(self) -> list[Site]:
+        return [i for i in self.items if isinstance(i, Site)]
+
+    @property
+    def observed(self) -> list[str]:
+        """Names of the observed quantities, in model order."""
+        return list(dict.fromkeys(s.name for s in self.sites() if s.observed))
+
+    @property
+    def reported(self) -> list[str]:
+        """Quantities shown in summaries: parameters and deterministic quantities, in model order."""
+        return [s.name for s in self.of_role(Role.LATENT, Role.DETERMINISTIC)]
+
+    @property
+    def reparam(self) -> dict[str, ir.Annotation]:
+        """Non-default parameterisations by site name."""
+        return {s.name: s.reparam for s in self.sites() if not isinstance(s.reparam, ir.Centered)}
+
+    @property
+    def flat_params(self) -> set[str]:
+        return {i.name for i in self.items if isinstance(i, FlatParam)} | {
+            s.name for s in self.sites() if s.method is Method.FLAT}
+
+
+def is_num(e: ir.Expr | None, value: float) -> bool:
+    return isinstance(e, ir.Num) and e.value == value
+
+
+# ----------------------------------------------------------------------------- readable dump
+
+
+def _expr_text(e: ir.Expr | None) -> str:
+    """An IR expression as source-like text (for the dump and messages)."""
+    match e:
+        case None:
+            return "_"
+        case ir.Num(value=v, is_int=is_int):
+            return str(int(v)) if is_int else repr(v)
+        case ir.Name(id=n):
+            return n
+        case ir.Index(base=b, indices=idx):
+            return f"{b.id}[{', '.join(_expr_text(i) for i in idx)}]"
+        case ir.Call(func=f, args=args, kwargs=kw):
+            return f"{f}({', '.join([_expr_text(a) for a in args] + [f'{k}={_expr_text(v)}' for k, v in kw])})"
+        case ir.BinOp(op=op, left=a, right=b):
+            return f"({_expr_text(a)} {op} {_expr_text(b)})"
+        case ir.Neg(operand=a):
+            return f"-{_expr_text(a)}"
+        case ir.Transpose(operand=a):
+            return f"{_expr_text(a)}'"
+        case ir.Cond(test=t, then=a, orelse=b):
+            return f"({_expr_text(t)} ? {_expr_text(a)} : {_expr_text(b)})"
+        case ir.ArrayLit(items=items):
+            return f"[{', '.join(_expr_text(i) for i in items)}]"
+        case ir.Range(lo=lo, hi=hi):
+            return f"{_expr_text(lo)}:{_expr_text(hi)}"
+    return "?"
+
+
+expr_text = _expr_text
+
+
+def type_text(t: Type) -> str:
+    bounds = [f"lower={_expr_text(t.lower.node)}"] if t.lower is not None else []
+    bounds += [f"upper={_expr_text(t.upper.node)}"] if t.upper is not None else []
+    b = f"<{', '.join(bounds)}>" if bounds else ""
+    shape = f"[{', '.join(_expr_text(d) for d in t.shape)}]" if t.shape else ""
+    base = t.elem if t.container in ("array", "real", "int") else t.container
+    return f"{base}{b}{shape}" + (f" ({t.constraint})" if t.constraint != "real" else "")
+
+
+def _vtype_text(v: VType) -> str:
+    plates = f" over {','.join(v.plates)}" if v.plates else ""
+    dims = f"[{', '.join(_expr_text(d) for d in v.dims)}]" if v.dims else ""
+    return f"{v.elem}{dims}{plates}"
+
+
+def _plates_text(plates: tuple[Plate, ...]) -> str:
+    return ", ".join(f"{p.index} in 1:{_expr_text(p.size)} (plate {p.name!r}, dim {p.dim})" for p in plates) or "-"
+
+
+def _ann_text(a: ir.Annotation) -> str:
+    match a:
+        case ir.Centered():
+            return "centered"
+        case ir.NonCentered():
+            return "noncentered"
+        case ir.Partial(centered=c):
+            return f"partial({c})"
+        case ir.Auto():
+            return "auto"
+    return "?"
+
+
+def _texpr_text(te: TExpr) -> str:
+    return f"{_expr_text(te.node)} : {_vtype_text(te.type)}"
+
+
+def _item_lines(item: Item) -> list[str]:
+    match item:
+        case Site():
+            lines = [f"site {item.name} ({item.role.value}) ~ {item.dist.name} line {item.span.line}",
+                     f"  type: {type_text(item.type)}", f"  plates: {_plates_text(item.plates)}",
+                     f"  method: {item.method.value}; reparam: {_ann_text(item.reparam)}"]
+            lines += [f"  arg {p} = {_texpr_text(e)}" for p, e in item.args]
+            if item.truncation is not None:
+                lo, hi = item.truncation
+                lines.append(f"  truncated to [{_expr_text(lo.node) if lo else '_'}, {_expr_text(hi.node) if hi else '_'}]")
+            return lines
+        case FlatParam():
+            return [f"flat {item.name} line {item.span.line}", f"  type: {type_text(item.type)}"]
+        case Definition():
+            return [f"define {item.name} ({item.role.value}) line {item.span.line}",
+                    f"  type: {type_text(item.type)}", f"  plates: {_plates_text(item.plates)}",
+                    f"  value: {_texpr_text(item.value)}" + ("  (broadcast)" if item.broadcast else "")]
+        case InitElement():
+            return [f"init {item.name}[{item.position}] line {item.span.line}",
+                    f"  plates: {_plates_text(item.plates)}", f"  value: {_texpr_text(item.value)}"]
+        case Factor():
+            return [f"factor line {item.span.line}", f"  value: {_texpr_text(item.value)}"]
+        case Loop():
+            lines = [f"loop {item.var} in {_expr_text(item.lo)}:{_expr_text(item.hi)} line {item.span.line}"
+                     f" (scan; recursive: {', '.join(item.recursive) or '-'})"]
+            for b in item.body:
+                lines += [f"  {b.name}[{item.var}] line {b.span.line}", f"    plates: {_plates_text(b.plates)}",
+                          f"    value: {_texpr_text(b.value)}"]
+            return lines
+    return [repr(item)]
+
+
+def dump(spec: Spec) -> str:
+    """A stable, readable dump of the checked model: ``pplang compile --emit spec`` and goldens."""
+    out = ["symbols:"]
+    for s in spec.symbols.values():
+        flags = " declared" if s.declared else ""
+        flags += " observed" if s.observed else ""
+        uses = ", ".join(str(r) for r in s.refs)
+        out.append(f"  {s.name}: {s.role.value}{flags}, {type_text(s.type)}, at {s.span}"
+                   + (f", used at {uses}" if uses else ""))
+    if spec.derived:
+        out.append("derived data:")
+        out += [f"  {d.name} = {_texpr_text(d.value)}" for d in spec.derived]
+    out.append("model:")
+    for item in spec.items:
+        out += ["  " + line for line in _item_lines(item)]
+    if spec.generated:
+        out.append("generated:")
+        for item in spec.generated:
+            out += ["  " + line for line in _item_lines(item)]
+    if spec.size_checks:
+        out.append("size checks (with the data):")
+        out += [f"  {_expr_text(c.left)} == {_expr_text(c.right)}  ({c.what}, line {c.span.line})"
+                for c in spec.size_checks]
+    if spec.index_uses:
+        out.append("index checks (with the data):")
+        out += [f"  {_expr_text(u.index)} in 1:{_expr_text(u.size)}  ({u.base} dimension {u.dim + 1}, "
+                f"line {u.span.line})" for u in spec.index_uses]
+    return "\n".join(out) + "\n"
