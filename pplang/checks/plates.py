@@ -40,9 +40,11 @@ def bind_plates(ctx: Context, lhs: ir.Lhs, stmt, offset: int = 0,
                     f"a definition (`{lhs.name}[{index}]: real[J] = ...`), or use {index} to index a declared array")
             return None
         sizes.append(size)
-    plate_names = [s.id if isinstance(s, ir.Name) else i for s, i in zip(sizes, names)]
+    # a plate is named after its size when that is a data name (eight schools' "J"), else it gets a
+    # reserved name: a model name (an index variable, a site) never doubles as a plate's name
+    plate_names = [s.id if isinstance(s, ir.Name) else f"_pp_plate_{i}" for s, i in zip(sizes, names)]
     if len(set(plate_names)) != len(plate_names):
-        plate_names = names
+        plate_names = [f"_pp_plate_{i}" for i in names]
     m = len(names)
     return tuple(Plate(i, s, pn, -(m - k)) for k, (i, s, pn) in enumerate(zip(names, sizes, plate_names)))
 
@@ -69,11 +71,11 @@ def extend(plates: tuple[Plate, ...], name: str, dims: tuple[ir.Expr, ...]) -> t
     """``plates`` followed by one implicit plate per dimension in ``dims`` (the un-indexed
     dimensions of a left side, sampled element-wise)."""
     taken = [p.name for p in plates]
-    names = [p.index for p in plates] + [f"_{name}_{k + 1}" for k in range(len(dims))]
+    names = [p.index for p in plates] + [f"_pp_{name}_{k + 1}" for k in range(len(dims))]
     sizes = [p.size for p in plates] + list(dims)
-    plate_names = taken + [s.id if isinstance(s, ir.Name) and s.id not in taken else n
+    plate_names = taken + [s.id if isinstance(s, ir.Name) and s.id not in taken else f"_pp_plate{n[3:]}"
                            for s, n in zip(dims, names[len(plates):])]
     if len(set(plate_names)) != len(plate_names):
-        plate_names = taken + names[len(plates):]
+        plate_names = taken + [f"_pp_plate{n[3:]}" for n in names[len(plates):]]
     m = len(names)
     return tuple(Plate(i, s, pn, -(m - k)) for k, (i, s, pn) in enumerate(zip(names, sizes, plate_names)))

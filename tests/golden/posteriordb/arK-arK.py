@@ -18,7 +18,7 @@ def model(*, K, T, y, y_new=None):
     with numpyro.plate('K', K):
         beta = numpyro.sample('beta', dist.Normal(0, 10))
     sigma = numpyro.sample('sigma', dist.HalfCauchy(2.5))
-    with numpyro.plate('t', (T - K)):
+    with numpyro.plate('_pp_plate_t', (T - K)):
         numpyro.sample('y_new', dist.Normal((alpha + jnp.sum(beta * jnp.flip(jnp.asarray(y)[(jnp.expand_dims((jnp.arange(1, (T - K) + 1) - 1), -1) + jnp.arange(K))], axis=-1), axis=-1)), sigma), obs=y_new)
 
 
