@@ -41,6 +41,9 @@ SETTINGS: dict[str, dict] = {
     "kidiq-kidscore_interaction": {"dense_mass": True},
     "gp_pois_regr-gp_pois_regr": {"target_accept": 0.99},
     "mcycle_gp-accel_gp": {"target_accept": 0.99},
+    "earnings-logearn_interaction": {"dense_mass": True},
+    "mesquite-mesquite": {"target_accept": 0.95},
+    "bball_drive_event_0-hmm_drive_0": {"target_accept": 0.9},
 }
 
 
