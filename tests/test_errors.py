@@ -35,6 +35,7 @@ COVERED_ELSEWHERE = {
     "output-format": "test_workflow.test_bad_output_suffix_is_refused_before_sampling",
     "plot-error": "test_workflow.test_plot_errors_are_diagnostics",
     "graphviz-missing": "test_workflow.test_graph_image_needs_graphviz",
+    "unused-elements": "test_typed_core.test_unread_parameter_elements_are_warned",
 }
 
 
