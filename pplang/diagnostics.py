@@ -89,6 +89,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "likelihood touches: they are sampled from the prior alone. Declare it with the size of "
         "the index it is read with (`param a: real[G]`).",
     ),
+    "jacobian": (
+        "a distribution is given to a non-linear function of parameters",
+        "`x ~ D` where x is defined from parameters (`x = exp(a)`) adds D's log density at x to the "
+        "target. That makes x follow D only if the log absolute Jacobian of the transform is added "
+        "too (`target += a` for x = exp(a)). A quantity that reads data, like a residual "
+        "`err[t] = y[t] - mu`, is a likelihood term and needs no Jacobian, so pplang does not warn there.",
+    ),
     "missing-data": (
         "the data file lacks a declared field",
         "Every `data` declaration needs a value in the data file.",

@@ -118,10 +118,11 @@ class ArrayLit:
 
 @dataclass(frozen=True, slots=True)
 class Range:
-    """``lo:hi`` used as an index: the elements lo..hi (inclusive, 1-based) of that dimension."""
+    """``lo:hi`` used as an index: the elements lo..hi (inclusive, 1-based) of that dimension;
+    ``lo`` or ``hi`` None when omitted (``x[:, k]``, ``x[2:]``): the dimension's first or last."""
 
-    lo: Expr
-    hi: Expr
+    lo: Expr | None
+    hi: Expr | None
     span: Span = _span()
 
 
@@ -207,12 +208,14 @@ class DataDecl:
 
 @dataclass(frozen=True, slots=True)
 class DerivedData:
-    """``data name = expr``: computed once from data before sampling (Stan's transformed data)."""
+    """``data name = expr``: computed once from data before sampling (Stan's transformed data);
+    ``data name[n, k] = expr`` defines it element by element (``indices`` are index variables)."""
 
     name: str
     value: Expr
     span: Span = _span()
     name_span: Span = _span()
+    indices: tuple[Expr, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

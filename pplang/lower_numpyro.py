@@ -109,6 +109,11 @@ def _tuple(items: list[str]) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
+def _is_plate_index(idx: ir.Expr, t: TExpr) -> bool:
+    """``theta[n]`` with n a plate index of the statement."""
+    return isinstance(idx, ir.Name) and t.type.plates == (idx.id,)
+
+
 class ExprLowering:
     """Lowers the typed expressions of one statement, given its plates (and loop)."""
 
@@ -200,11 +205,29 @@ class ExprLowering:
                          for i, t in indices)
             if traced:
                 base = f"jnp.asarray({base})"  # a NumPy array cannot be indexed by traced JAX arrays
-        if any(isinstance(i, ir.Range) for i, _ in indices):
-            return f"{base}[{', '.join(self.range(t) if isinstance(i, ir.Range) else self.minus_one(t) for i, t in indices)}]"
+        arrays = [isinstance(i, ir.Range) or bool(t.type.dims) for i, t in indices]
+        if any(arrays):
+            if name in self.data and not base.startswith("jnp."):
+                base = f"jnp.asarray({base})"
+            # the positions form an outer product: each range or integer array gets its own trailing
+            # axis; plate-varying indices keep their plate axes in front of those
+            n = sum(arrays)
+            parts, k = [], 0
+            for (i, t), is_array in zip(indices, arrays):
+                if is_array:
+                    code = self.range(t) if isinstance(i, ir.Range) else self.minus_one(t)
+                    if n > 1:
+                        code = f"jnp.reshape({code}, ({', '.join(['1'] * k + ['-1'] + ['1'] * (n - 1 - k))}))"
+                    k += 1
+                else:
+                    code = self.arange(self.pos[i.id]) if _is_plate_index(i, t) else self.minus_one(t)
+                    if t.type.plates:
+                        code = f"{code}[..., {', '.join(['None'] * n)}]"
+                parts.append(code)
+            return f"{base}[{', '.join(parts)}]"
         kinds = []
         for idx, ti in indices:
-            if isinstance(idx, ir.Name) and ti.type.plates == (idx.id,):
+            if _is_plate_index(idx, ti):
                 kinds.append(("plate", self.pos[idx.id]))
             elif not ti.type.plates:
                 kinds.append(("scalar", self.minus_one(ti)))
@@ -245,6 +268,8 @@ class ExprLowering:
     def minus_one(self, ti: TExpr) -> str:
         if isinstance(ti.node, ir.Num):
             return literal(int(ti.node.value) - 1)
+        if ti.type.dims:  # an integer array (multi-indexing)
+            return f"(jnp.asarray({self(ti)}) - 1)"
         return f"({self(ti)} - 1)"
 
     def call(self, te: TExpr) -> str:
@@ -309,10 +334,12 @@ class _Lowering:
         w.line('"""Derived data, computed once before sampling."""')
         if sig == "**data":
             self.unpack(raw)
-        lower = self.lowering()
         for d in self.spec.derived:
             w.origin = d.span.line
-            w.line(f"{pyname(d.name)} = {lower(d.value)}")
+            code = self.lowering(d.plates)(d.value)
+            if d.plates:
+                code = f"jnp.broadcast_to({code}, {_tuple([size(x) for x in d.type.shape])})"
+            w.line(f"{pyname(d.name)} = {code}")
         w.origin = 0
         w.line("return {" + ", ".join(f"{literal(d.name)}: {pyname(d.name)}" for d in self.spec.derived) + "}")
         w.depth -= 1
@@ -381,10 +408,12 @@ class _Lowering:
                 if item.broadcast:
                     code = f"jnp.broadcast_to({code}, {_tuple([size(d) for d in item.type.shape])})"
                 self.w.line(f"{pyname(item.name)} = {self.recorded(item.name, item.role, code)}")
-            case Factor(value=value):
+            case Factor(value=value, plates=plates):
                 self.enter(())
-                code = self.lowering()(value)
-                total = code if not value.type.dims and not value.type.plates else f"jnp.sum({code})"
+                code = self.lowering(plates)(value)
+                if plates:  # one term per element of the index set
+                    code = f"jnp.broadcast_to({code}, {_tuple([size(p.size) for p in plates] + [size(d) for d in value.type.dims])})"
+                total = code if not value.type.dims and not plates else f"jnp.sum({code})"
                 self.w.line(f"numpyro.factor({literal(f'_pp_target_{item.span.line}')}, {total})")
             case Loop():
                 self.loop(item)
@@ -463,6 +492,19 @@ class _Lowering:
 
     def site(self, site: Site) -> None:
         name = site.name
+        if site.method is Method.FACTOR:
+            # the value exists already (a defined quantity, or a declared parameter sampled whole):
+            # its log density is added, element by element within the plates
+            self.enter(site.plates)
+            lower = self.lowering(site.plates)
+            value = pyname(name) + (f"[{', '.join(lower.minus_one(e) for e in site.element)}]" if site.element else "")
+            lp = f"{self.dist(site, lower)}.log_prob({value})"
+            extra = len(site.type.shape) - len(site.element) - len(site.plates) - site.dist.event_rank
+            if extra > 0:
+                lp = f"jnp.sum({lp}, axis={_tuple([str(-k) for k in range(extra, 0, -1)])})"
+            label = f"_pp_prior_{name}" + (f"_{site.span.line}" if site.element else "")
+            self.w.line(f"numpyro.factor({literal(label)}, {lp})")
+            return
         if site.method is Method.FLAT:
             # the constrained value is sampled whole (no plate), its prior density added per element
             self.enter(())

@@ -36,6 +36,8 @@ class Method(enum.Enum):
     HALF = "half"            # a zero-centred Normal/Cauchy on a <lower=0> parameter: the half distribution
     TRUNCATED = "truncated"  # TruncatedDistribution to the declared (constant) bounds
     FLAT = "flat"            # ImproperUniform over the declared constraint + a factor with the log density
+    FACTOR = "factor"        # the left side is a defined quantity or an element of a declared parameter:
+                             # its log density is added to the target (Stan's ~ on a transformed parameter)
 
 
 # Containers whose constraint couples the elements of the last one or two dimensions.
@@ -143,7 +145,8 @@ class Site:
     """A sampling statement ``name[plates] ~ dist(args)``: ``role`` LATENT, GENERATED, or DATA for
     an observation; ``args`` the distribution's arguments bound by NumPyro parameter name;
     ``method`` how a latent prior is rendered; ``reparam`` the parameterisation (an IR annotation
-    value); ``implicit`` how many trailing plates cover un-indexed dimensions of the left side."""
+    value); ``implicit`` how many trailing plates cover un-indexed dimensions of the left side;
+    ``element`` the constant indices of ``phi[1] ~ ...`` (method FACTOR on a declared parameter)."""
 
     name: str
     role: Role
@@ -156,6 +159,7 @@ class Site:
     reparam: ir.Annotation
     span: ir.Span
     implicit: int = 0
+    element: tuple[TExpr, ...] = ()
 
     @property
     def observed(self) -> bool:
@@ -190,12 +194,13 @@ class Definition:
 
 @dataclass(frozen=True, slots=True)
 class Derived:
-    """``data name = value``: derived data, computed once before sampling."""
+    """``data name[plates] = value``: derived data, computed once before sampling."""
 
     name: str
     type: Type
     value: TExpr
     span: ir.Span
+    plates: tuple[Plate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +218,12 @@ class InitElement:
 
 @dataclass(frozen=True, slots=True)
 class Factor:
-    """``target += value``: adds ``sum(value)`` to the log density."""
+    """``target += value``: adds ``sum(value)`` to the log density; free index variables of the
+    value (``target += normal_lpdf(y[n] | mu, sigma)``) are plates, summed over."""
 
     value: TExpr
     span: ir.Span
+    plates: tuple[Plate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +323,10 @@ class Spec:
         return {i.name for i in self.items if isinstance(i, FlatParam)} | {
             s.name for s in self.sites() if s.method is Method.FLAT}
 
+    def sampled_sites(self) -> list[Site]:
+        """Sites that create a NumPyro sample site (not those that only add a factor)."""
+        return [s for s in self.sites() if s.method is not Method.FACTOR]
+
 
 def is_num(e: ir.Expr | None, value: float) -> bool:
     return isinstance(e, ir.Num) and e.value == value
@@ -394,7 +405,8 @@ def _texpr_text(te: TExpr) -> str:
 def _item_lines(item: Item) -> list[str]:
     match item:
         case Site():
-            lines = [f"site {item.name} ({item.role.value}) ~ {item.dist.name} line {item.span.line}",
+            at = f"[{', '.join(_expr_text(e.node) for e in item.element)}]" if item.element else ""
+            lines = [f"site {item.name}{at} ({item.role.value}) ~ {item.dist.name} line {item.span.line}",
                      f"  type: {type_text(item.type)}", f"  plates: {_plates_text(item.plates)}",
                      f"  method: {item.method.value}; reparam: {_ann_text(item.reparam)}"]
             lines += [f"  arg {p} = {_texpr_text(e)}" for p, e in item.args]
@@ -412,7 +424,8 @@ def _item_lines(item: Item) -> list[str]:
             return [f"init {item.name}[{item.position}] line {item.span.line}",
                     f"  plates: {_plates_text(item.plates)}", f"  value: {_texpr_text(item.value)}"]
         case Factor():
-            return [f"factor line {item.span.line}", f"  value: {_texpr_text(item.value)}"]
+            return [f"factor line {item.span.line}", f"  plates: {_plates_text(item.plates)}",
+                    f"  value: {_texpr_text(item.value)}"]
         case Loop():
             lines = [f"loop {item.var} in {_expr_text(item.lo)}:{_expr_text(item.hi)} line {item.span.line}"
                      f" (scan; recursive: {', '.join(item.recursive) or '-'})"]

@@ -110,8 +110,8 @@ class _ToIR(Transformer):
     def data_decl(self, meta, name, type_):
         return ir.DataDecl(str(name), type_, _span_of(meta), _span_of(name))
 
-    def derived_data(self, meta, name, value):
-        return ir.DerivedData(str(name), value, _span_of(meta), _span_of(name))
+    def derived_data(self, meta, name, indices, value):
+        return ir.DerivedData(str(name), value, _span_of(meta), _span_of(name), indices or ())
 
     def param_decl(self, meta, name, type_):
         return ir.ParamDecl(str(name), type_, _span_of(meta), _span_of(name))

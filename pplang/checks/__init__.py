@@ -29,7 +29,8 @@ def check(program: ir.Program) -> Spec:
     ctx.declared_sizes = {s.name: s.type.dims for s in program.statements
                           if isinstance(s, (ir.DataDecl, ir.ParamDecl))}
     local = {s.lhs.name for s in _flatten(program.statements) if isinstance(s, ir.Define) and s.local}
-    sampled = {s.lhs.name for s in program.statements if isinstance(s, ir.Sample)}
+    sampled = {s.lhs.name for s in program.statements  # a whole (or per plate element) prior
+               if isinstance(s, ir.Sample) and not (s.lhs.indices and isinstance(s.lhs.indices[0], ir.Num))}
     state = loops.LoopState()
     priors: dict[str, ir.Span] = {}
     items, generated, derived = [], [], []
@@ -47,18 +48,21 @@ def check(program: ir.Program) -> Spec:
                 if stmt.name not in sampled and stmt.name in ctx.symbols:
                     items.append(FlatParam(stmt.name, ctx.symbols[stmt.name].type, stmt.name_span))
             case ir.Sample():
-                site = sites.sample(ctx, stmt, priors=priors)
-                items.append(site)
-                if site is not None and site.role is Role.LATENT:
-                    priors[site.name] = stmt.span
+                items.append(sites.sample(ctx, stmt, priors=priors))
             case ir.Define(lhs=lhs) if lhs.indices and isinstance(lhs.indices[0], ir.Num):
                 items.append(loops.init_element(ctx, state, stmt))
             case ir.Define():
-                items.append(sites.define(ctx, stmt, Role.LOCAL if stmt.local else Role.DETERMINISTIC))
+                item = sites.define(ctx, stmt, Role.LOCAL if stmt.local else Role.DETERMINISTIC)
+                items.append(item)
+                if item is not None:
+                    ctx.definitions[item.name] = item
             case ir.Target():
                 items.append(sites.target(ctx, stmt))
             case ir.For():
-                items.append(loops.for_loop(ctx, state, stmt, local))
+                loop = loops.for_loop(ctx, state, stmt, local)
+                items.append(loop)
+                if loop is not None:
+                    ctx.definitions.update({name: loop for name in loop.defined})
             case ir.Generated():
                 generated.append(_generated(ctx, stmt))
             case _:

@@ -37,6 +37,8 @@ class Context:
     failed: set[str] = field(default_factory=set)
     plates: tuple[Plate, ...] = ()
     loop_var: str | None = None
+    inits: dict[str, dict[int, tuple[ir.Expr, ...]]] = field(default_factory=dict)  # x[k] before a loop
+    definitions: dict[str, object] = field(default_factory=dict)  # name -> its Definition or Loop
 
     def err(self, code: str, msg: str, span: ir.Span, help: str | None = None) -> None:
         self.errors.append(Diagnostic(code, msg, span, help))

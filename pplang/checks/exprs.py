@@ -132,6 +132,8 @@ def _matmul(ctx: Context, e: ir.BinOp, ta: TExpr, tb: TExpr, plates) -> TExpr | 
 def _index(ctx: Context, e: ir.Index) -> TExpr | None:
     base, indices = e.base, e.indices
     sym = ctx.symbols.get(base.id)
+    if sym is None and base.id in ctx.inits and isinstance(indices[0], ir.Num):
+        return _init_read(ctx, e)
     if sym is None:
         return _unknown(ctx, base.id, base.span)
     ctx.note_ref(base.id, base.span)
@@ -145,7 +147,9 @@ def _index(ctx: Context, e: ir.Index) -> TExpr | None:
     plate_groups: list[tuple[str, ...]] = []
     for j, idx in enumerate(indices):
         if isinstance(idx, ir.Range):
-            tr = _range(ctx, idx)
+            full = ir.Range(idx.lo if idx.lo is not None else ir.Num(1.0, True),
+                            idx.hi if idx.hi is not None else shape[j], idx.span)
+            tr = _range(ctx, full)
             if tr is None:
                 return None
             typed.append(tr)
@@ -155,10 +159,10 @@ def _index(ctx: Context, e: ir.Index) -> TExpr | None:
         ti = expr(ctx, idx)
         if ti is None:
             return None
-        if ti.type.elem != "int" or ti.type.dims:
-            ctx.err("invalid-type", "an index must be an integer (or an integer array indexed by plates)", idx.span,
-                    "multi-indexing with an integer array is not supported yet: index it by a plate, "
-                    "as in theta[group[i]]" if ti.type.elem == "int" else None)
+        if ti.type.elem != "int" or ti.type.rank > 1 or ti.type.dims and ti.type.plates:
+            ctx.err("invalid-type", "an index must be an integer, a range lo:hi, or an array of integers",
+                    idx.span, "index by a plate, as in theta[group[i]], or by a whole integer array, as in "
+                    "theta[group]" if ti.type.elem == "int" else None)
             return None
         if isinstance(idx, ir.Name) and ti.type.plates == (idx.id,):
             plate = next(p for p in ctx.plates if p.index == idx.id)
@@ -166,15 +170,40 @@ def _index(ctx: Context, e: ir.Index) -> TExpr | None:
                            f'range of "{idx.id}" vs size of "{base.id}" along dimension {j + 1}')
         else:
             _note_index_use(ctx, base.id, j, shape[j], idx, e.span)
+        if ti.type.dims:  # multi-indexing: one element per entry of the integer array
+            kept.append(ti.type.dims[0])
         typed.append(ti)
         plate_groups.append(ti.type.plates)
-    ranges = [t for t in typed if isinstance(t.node, ir.Range)]
-    if ranges and (len(ranges) > 1 or any(t.type.plates for t in typed if not isinstance(t.node, ir.Range))):
-        ctx.err("unsupported", "a range index can be combined only with single-number indices, "
-                "and only one range per indexing", e.span, "take the slice in a separate definition first")
+    arrays = [t for t in typed if isinstance(t.node, ir.Range) or t.type.dims]
+    others = [t for t in typed if not (isinstance(t.node, ir.Range) or t.type.dims)]
+    if any(t.type.plates for t in arrays) and (len(arrays) > 1 or any(t.type.plates for t in others)):
+        ctx.err("unsupported", "a range whose start varies along a plate must be the only range or plate index "
+                "of its indexing", e.span, "take the slice in a separate definition first")
         return None
     dims = tuple(kept) + shape[len(indices):]
     return TExpr(e, VType(sym.type.elem, ctx.plate_order(*plate_groups), dims), tuple(typed))
+
+
+def _init_read(ctx: Context, e: ir.Index) -> TExpr | None:
+    """``x[1]`` (or ``x[1, k]``) before the loop that completes x: the first element defined by
+    ``x[1] = ...``, read as that element's value."""
+    name, k = e.base.id, int(e.indices[0].value)
+    shape = ctx.inits[name].get(k)
+    if shape is None:
+        ctx.err("unknown-name", f'"{name}[{k}]" is not defined yet', e.span,
+                f"define {name}[{k}] = ... before this statement")
+        return None
+    ctx.note_ref(name, e.base.span)
+    element = ir.Name(f"_pp_init_{name}_{k}", e.base.span)
+    from ..spec import Symbol, Type  # the element as a temporary symbol of its own
+
+    ctx.symbols[element.id] = Symbol(element.id, Role.LOCAL, Type("real", shape), e.span)
+    try:
+        rest = e.indices[1:]
+        return expr(ctx, ir.Index(element, rest, e.span) if rest else element)
+    finally:
+        del ctx.symbols[element.id]
+        ctx.refs.pop(element.id, None)
 
 
 def _note_index_use(ctx: Context, base: str, dim: int, size: ir.Expr, idx: ir.Expr, span: ir.Span) -> None:

@@ -32,6 +32,9 @@ def init_element(ctx: Context, state: LoopState, stmt: ir.Define) -> InitElement
         ctx.err("duplicate-definition", f'"{lhs.name}" is already defined at line {ctx.symbols[lhs.name].span.line}',
                 lhs.span)
         return None
+    if int(first.value) in ctx.inits.get(lhs.name, {}):
+        ctx.err("duplicate-definition", f'"{lhs.name}[{int(first.value)}]" is defined twice', lhs.span)
+        return None
     plates = bind_plates(ctx, ir.Lhs(lhs.name, lhs.indices[1:], lhs.span), stmt)
     if plates is None:
         return None
@@ -43,6 +46,7 @@ def init_element(ctx: Context, state: LoopState, stmt: ir.Define) -> InitElement
     item = InitElement(lhs.name, int(first.value), plates, te, tuple(p.size for p in plates) + te.type.dims,
                        stmt.span)
     state.inits.setdefault(lhs.name, []).append(item)
+    ctx.inits.setdefault(lhs.name, {})[item.position] = item.elem_shape
     return item
 
 
@@ -104,6 +108,8 @@ def for_loop(ctx: Context, state: LoopState, stmt: ir.For, local: set[str]) -> L
     finally:
         ctx.loop_var = None
     roles = tuple((n, ctx.symbols[n].role) for n in defined if n in ctx.symbols)
+    for n in defined:
+        ctx.inits.pop(n, None)
     return Loop(var, stmt.lo, stmt.hi, tuple(body), tuple(recursive), start - 1 if start else 0, roles, stmt.span)
 
 

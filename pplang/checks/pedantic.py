@@ -45,8 +45,9 @@ def pedantic(ctx: Context, spec: Spec, program: ir.Program) -> None:
                 ctx.warn("uniform-bounds", f'the Uniform prior of "{sym.name}" does not match its declared bounds',
                          site.span, f"declare {sym.name} with <lower=..., upper=...> equal to the Uniform's "
                          "bounds, so the sampler never leaves the prior's support")
+    element_priors = {s.name for s in spec.sites() if s.element}
     for item in spec.items:
-        if isinstance(item, FlatParam):
+        if isinstance(item, FlatParam) and item.name not in element_priors:
             ctx.warn("improper-prior", f'parameter "{item.name}" has no prior: its density is flat (improper) over '
                      "its declared support", item.span,
                      f"add a prior, e.g. `{item.name} ~ Normal(0, 10)`, unless a flat prior is intended")

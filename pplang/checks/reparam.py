@@ -25,6 +25,9 @@ def check_reparam(ctx: Context, stmt: ir.Sample, info: DistInfo, method: Method,
     elif generated:
         ctx.err("reparam-unsupported", f"a generated quantity is drawn after sampling: it cannot be {word}",
                 ann.span, "remove the annotation")
+    elif method is Method.FACTOR:
+        ctx.err("reparam-unsupported", f'"{stmt.lhs.name}" is not sampled here (its value is defined elsewhere), so '
+                f"it cannot be {word}", ann.span, "remove the annotation")
     elif isinstance(ann, ir.Auto):
         ctx.err("unsupported", "the `auto` parameterisation is not available yet", ann.span,
                 "use `noncentered`, or `partial(c)` with 0 <= c <= 1")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from .. import ir
 from ..distributions import MATRIX_PARAMS, REGISTRY, DistInfo
 from ..spec import (EVENT_RANK, MATRIX_TYPES, VECTOR_TYPES, Definition, Derived, Factor, Method, Role, Site,
-                    Symbol, TExpr, Type, is_num)
+                    IndexUse, Symbol, TExpr, Type, is_num)
 from .context import Context, suggest
 from .exprs import expr
 from .plates import bind_plates, extend
@@ -66,6 +66,11 @@ def data_decl(ctx: Context, stmt: ir.DataDecl) -> None:
 
 
 def derived_data(ctx: Context, stmt: ir.DerivedData) -> Derived | None:
+    plates = bind_plates(ctx, ir.Lhs(stmt.name, stmt.indices, stmt.name_span), stmt)
+    if plates is None:
+        ctx.failed.add(stmt.name)
+        return None
+    ctx.plates = plates
     te = expr(ctx, stmt.value)
     if te is None:
         ctx.failed.add(stmt.name)
@@ -75,10 +80,10 @@ def derived_data(ctx: Context, stmt: ir.DerivedData) -> Derived | None:
                 f"to compute it from parameters, define it in the model: `{stmt.name} = ...`")
         ctx.failed.add(stmt.name)
         return None
-    t = Type("int" if te.type.elem in ("int", "bool") else "real", te.type.dims)
+    t = Type("int" if te.type.elem in ("int", "bool") else "real", tuple(p.size for p in plates) + te.type.dims)
     if not ctx.declare(Symbol(stmt.name, Role.DERIVED, t, stmt.name_span)):
         return None
-    return Derived(stmt.name, t, te, stmt.span)
+    return Derived(stmt.name, t, te, stmt.span, plates)
 
 
 def param_decl(ctx: Context, stmt: ir.ParamDecl) -> None:
@@ -114,8 +119,9 @@ def bind_args(ctx: Context, call: ir.DistCall, info: DistInfo) -> dict[str, ir.E
 
 
 def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict | None = None) -> Site | None:
-    """``lhs ~ Dist(...)``: an observation (data on the left), a declared parameter's prior, or a
-    new latent (or generated draw) whose type follows from its plates and the distribution."""
+    """``lhs ~ Dist(...)``: an observation (data on the left), a declared parameter's prior (whole,
+    per plate element, or of single elements ``phi[1] ~ ...``), a density on a defined quantity, or
+    a new latent (or generated draw) whose type follows from its plates and the distribution."""
     lhs = stmt.lhs
     sym = ctx.symbols.get(lhs.name)
     info = REGISTRY.get(stmt.dist.dist)
@@ -124,20 +130,36 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
                 suggest(stmt.dist.dist, REGISTRY))
         ctx.failed.add(lhs.name)
         return None
-    if sym is not None and (sym.role not in (Role.DATA, Role.DERIVED, Role.LATENT) or not sym.declared
-                            and sym.role is Role.LATENT):
+    defined = sym is not None and sym.role in (Role.DETERMINISTIC, Role.LOCAL)
+    if sym is not None and not defined and (sym.role not in (Role.DATA, Role.DERIVED, Role.LATENT) or
+                                            not sym.declared and sym.role is Role.LATENT):
         ctx.err("duplicate-definition", f'"{lhs.name}" already has a distribution or definition '
                 f"(line {sym.span.line})", lhs.span)
         return None
-    if sym is not None and sym.role is Role.LATENT and priors is not None and lhs.name in priors:
-        ctx.err("duplicate-definition", f'"{lhs.name}" is given two priors (line {priors[lhs.name].line})', lhs.span,
-                "give each element one prior, in one statement")
+    consts = _constant_prefix(lhs)
+    if consts and sym is not None and sym.role in (Role.DATA, Role.DERIVED):
+        ctx.err("invalid-lhs", "the left side may only be indexed by fresh index variables (like n) when it "
+                "is observed data", lhs.indices[0].span,
+                f"write {lhs.name}[n] ~ ... for every element, or for one element "
+                f"`target += {_snake(info.name)}_lpdf({lhs.name}[{int(consts[0].value)}] | ...)`")
         return None
-    plates = bind_plates(ctx, lhs, stmt, shape=sym.type.shape if sym is not None else None)
+    if consts and (sym is None or not (sym.role is Role.LATENT and sym.declared or defined)):
+        ctx.err("invalid-lhs", "only a declared parameter or a defined quantity can be given a distribution "
+                "element by element", lhs.indices[0].span,
+                f"declare it first (`param {lhs.name}: vector[K]`), or index it by fresh index variables")
+        return None
+    if sym is not None and sym.role is Role.LATENT and priors is not None and not _prior_once(ctx, lhs, consts, priors):
+        return None
+    rest = ir.Lhs(lhs.name, lhs.indices[len(consts):], lhs.span)
+    plates = bind_plates(ctx, rest, stmt, offset=len(consts), shape=sym.type.shape if sym is not None else None)
     if plates is None:
         ctx.failed.add(lhs.name)
         return None
     ctx.plates = plates
+    element = tuple(expr(ctx, c) for c in consts)
+    if consts:
+        for j, c in enumerate(consts):
+            _check_constant_index(ctx, lhs.name, j, c, sym.type.shape[j])
     raw = bind_args(ctx, stmt.dist, info)
     if raw is None:
         ctx.failed.add(lhs.name)
@@ -148,23 +170,28 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
         trunc = tuple(None if b is None else expr(ctx, b) for b in stmt.dist.truncation)
         if any(b is not None and t is None for b, t in zip(stmt.dist.truncation, trunc)):
             typed["_"] = None
-    if any(t is None for t in typed.values()):
+    if any(t is None for t in typed.values()) or None in element:
         ctx.failed.add(lhs.name)
         return None
     observed = sym is not None and sym.role in (Role.DATA, Role.DERIVED)
-    if sym is not None:
-        t = sym.type
-        method = Method.PLAIN if observed else param_method(ctx, t, info, raw, stmt.dist)
-    else:
+    if sym is None:
         t = _new_type(plates, info, typed)
         method = Method.PLAIN
+    else:
+        t = sym.type
+        if observed:
+            method = Method.PLAIN
+        elif defined or consts:
+            method = Method.FACTOR
+        else:
+            method = param_method(ctx, t, info, raw, stmt.dist)
     if info.discrete and not observed and not generated:
         ctx.err("invalid-type", f'"{lhs.name}" would be a discrete latent variable ({info.name}); '
                 "NUTS needs continuous parameters", stmt.dist.dist_span,
                 "marginalise it with `target += log_sum_exp(...)`")
         ctx.failed.add(lhs.name)
         return None
-    elem_dims = t.shape[len(plates):]
+    elem_dims = t.shape[len(consts) + len(plates):]
     if method is Method.FLAT and t.event_rank:
         implicit: tuple[ir.Expr, ...] = ()  # the coupled dims stay whole: the factor sums over them
     else:
@@ -179,15 +206,68 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
     if observed:
         ctx.symbols[lhs.name] = _replace(sym, observed=True)
         role = sym.role
-    elif generated:
-        role = Role.GENERATED
+    elif defined:
+        role = sym.role
+        _jacobian_warning(ctx, stmt, sym.name)
     else:
-        role = Role.LATENT
+        role = Role.GENERATED if generated else Role.LATENT
     if sym is None and not ctx.declare(Symbol(lhs.name, role, t, lhs.span)):
         return None
     reparam = check_reparam(ctx, stmt, info, method, observed, generated)
     args = tuple((p, typed[p]) for p in info.params if p in typed)
-    return Site(lhs.name, role, t, plates, info, args, trunc, method, reparam, stmt.span, len(implicit))
+    return Site(lhs.name, role, t, plates, info, args, trunc, method, reparam, stmt.span, len(implicit), element)
+
+
+def _snake(name: str) -> str:
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _constant_prefix(lhs: ir.Lhs) -> tuple[ir.Expr, ...]:
+    """The leading whole-number indices of a left side (``phi[1]``, ``L[2, k]``)."""
+    out = []
+    for idx in lhs.indices:
+        if not (isinstance(idx, ir.Num) and idx.is_int):
+            break
+        out.append(idx)
+    return tuple(out)
+
+
+def _check_constant_index(ctx: Context, name: str, dim: int, idx: ir.Expr, size: ir.Expr) -> None:
+    """A whole-number index of a left side lies in 1..size: now when the size is a literal, else
+    with the data."""
+    if idx.value < 1 or isinstance(size, ir.Num) and idx.value > size.value:
+        ctx.err("index-out-of-range", f'index {int(idx.value)} is outside the size of "{name}" (dimension {dim + 1})',
+                idx.span, "indices are 1-based")
+    elif not isinstance(size, ir.Num):
+        ctx.index_uses.append(IndexUse(name, dim, size, idx, idx.span))
+
+
+def _prior_once(ctx: Context, lhs: ir.Lhs, consts, priors: dict) -> bool:
+    """A declared parameter gets one prior: whole (or per plate element) once, or element by
+    element with each element once."""
+    key = (lhs.name, tuple(int(c.value) for c in consts)) if consts else lhs.name
+    clash = priors.get(key) or (priors.get(lhs.name) if consts else next(
+        (v for k, v in priors.items() if isinstance(k, tuple) and k[0] == lhs.name), None))
+    if clash is not None:
+        ctx.err("duplicate-definition", f'"{lhs.name}" is given two priors (line {clash.line})', lhs.span,
+                "give each element one prior, in one statement")
+        return False
+    priors[key] = lhs.span
+    return True
+
+
+def _jacobian_warning(ctx: Context, stmt: ir.Sample, name: str) -> None:
+    """``x ~ D`` on a defined quantity: when x is a non-linear function of parameters alone (no
+    data), the density of the parameters needs the log Jacobian of that change of variables."""
+    from .linearity import needs_jacobian
+
+    if needs_jacobian(ctx, name):
+        ctx.warn("jacobian", f'"{name}" is a non-linear function of parameters: a distribution on it is not a '
+                 "distribution on the parameters unless the log absolute Jacobian of the transform is added",
+                 stmt.lhs.span, "add `target += log(abs(d" + name + "/d(parameter)))` for the change of variables, "
+                 "or put the distribution on the parameters themselves")
 
 
 def _replace(sym: Symbol, **changes) -> Symbol:
@@ -282,5 +362,20 @@ def define(ctx: Context, stmt: ir.Define, role: Role) -> Definition | None:
 
 
 def target(ctx: Context, stmt: ir.Target) -> Factor | None:
+    """``target += value``; index variables that are free in the value and index a declared array
+    (``normal_lpdf(y[n] | mu, sigma)``) are plates of the statement."""
+    free = []
+    for node in ir.walk(stmt.value):
+        if isinstance(node, ir.Index):
+            for idx in node.indices:
+                if isinstance(idx, ir.Name) and idx.id not in ctx.symbols and idx.id != ctx.loop_var \
+                        and idx.id not in free and idx.id not in ctx.failed:
+                    free.append(idx.id)
+    plates = ()
+    if free:
+        plates = bind_plates(ctx, ir.Lhs("target", tuple(ir.Name(n) for n in free), stmt.span), stmt)
+        if plates is None:
+            return None
+    ctx.plates = plates
     te = expr(ctx, stmt.value)
-    return None if te is None else Factor(te, stmt.span)
+    return None if te is None else Factor(te, stmt.span, plates)
