@@ -1,7 +1,8 @@
 """Diagnostics after sampling: convergence warnings, and advice that points at the statement.
 
 ``sampling_diagnostics(model, posterior)`` returns warnings for divergences, R-hat > 1.01, low
-bulk/tail ESS, saturated tree depth and low E-BFMI, each with a one-line explanation. When there are
+bulk/tail ESS, saturated tree depth and low E-BFMI, each with a one-line explanation; R-hat and ESS
+are the summary's numbers (``Posterior.statistics``, :mod:`pplang.convergence`). When there are
 divergences it looks for the funnel pattern — a centred location-scale statement whose scale is
 itself a latent (``theta[n] ~ Normal(mu, tau)``) — and suggests ``noncentered`` at that statement's
 line, with the rewritten line and the evidence from where the divergent transitions sit.
@@ -13,59 +14,13 @@ import numpy as np
 
 from . import ir
 from .checks.context import names_in
+from .convergence import ess_bulk, ess_tail, rank_rhat  # noqa: F401 - the numbers, re-exported
 from .spec import Method, Role, Site
 from .diagnostics import Diagnostic
-from .runtime import flat_names
 
 RHAT_MAX = 1.01
 ESS_MIN_PER_CHAIN = 100  # Stan's rule of thumb: 100 per chain
 EBFMI_MIN = 0.3
-
-
-def _normal_scores(x: np.ndarray) -> np.ndarray:
-    """Rank-normalise draws (chains, draws) pooled over chains (Vehtari et al. 2021)."""
-    from scipy.special import ndtri
-    from scipy.stats import rankdata
-
-    flat = x.reshape(-1)
-    ranks = rankdata(flat, method="average")
-    return ndtri((ranks - 0.375) / (flat.size + 0.25)).reshape(x.shape)
-
-
-def _split(x: np.ndarray) -> np.ndarray:
-    half = x.shape[1] // 2
-    return np.concatenate([x[:, :half], x[:, half: 2 * half]], axis=0)
-
-
-def rank_rhat(x: np.ndarray) -> float:
-    """Rank-normalised split R-hat (the max of the bulk and folded versions) for (chains, draws)."""
-    from numpyro.diagnostics import gelman_rubin
-
-    if x.shape[1] < 4 or np.ptp(x) == 0:
-        return float("nan")
-    bulk = gelman_rubin(_split(_normal_scores(x)))
-    folded = gelman_rubin(_split(_normal_scores(np.abs(x - np.median(x)))))
-    return float(max(bulk, folded))
-
-
-def ess_bulk(x: np.ndarray) -> float:
-    from numpyro.diagnostics import effective_sample_size
-
-    if np.ptp(x) == 0:
-        return float("nan")
-    return float(effective_sample_size(_split(_normal_scores(x))))
-
-
-def ess_tail(x: np.ndarray) -> float:
-    from numpyro.diagnostics import effective_sample_size
-
-    if np.ptp(x) == 0:
-        return float("nan")
-    out = []
-    for q in (0.05, 0.95):
-        ind = (x <= np.quantile(x, q)).astype(float)
-        out.append(float(effective_sample_size(_split(ind))) if np.ptp(ind) > 0 else float("nan"))
-    return min(out)
 
 
 def funnel_statements(model) -> list[Site]:
@@ -99,6 +54,16 @@ def _scale_evidence(site: Site, model, posterior, diverging: np.ndarray) -> str 
             f"({scale.id} <= {q25:.3g}), where the funnel's neck is")
 
 
+def _raise_target_accept(posterior) -> str:
+    """The flag that raises NUTS's target acceptance (Stan's adapt_delta) one step from this run's."""
+    current = getattr(getattr(posterior, "settings", None), "target_accept", 0.8)
+    higher = next((t for t in (0.95, 0.99, 0.999) if t > current), None)
+    if higher is None:
+        return f"the target acceptance is already {current:g}: reparameterise the model"
+    return (f"reparameterise, or raise the target acceptance from {current:g} so NUTS takes smaller steps: "
+            f"--target-accept {higher:g} (Model.sample(..., target_accept={higher:g}); Stan's adapt_delta)")
+
+
 def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
     """Warnings about the run, with advice located at the model's statements."""
     out: list[Diagnostic] = []
@@ -109,7 +74,8 @@ def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
     if n_div:
         out.append(Diagnostic("divergent-transitions",
                               f"{n_div} of {total} transitions diverged: the sampler met curvature it could not "
-                              "follow, and the draws may be biased", severity="warning"))
+                              "follow, and the draws may be biased", severity="warning",
+                              help=_raise_target_accept(posterior)))
         for stmt in funnel_statements(model):
             line = model.source.splitlines()[stmt.span.line - 1]
             end = stmt.span.end_column - 1 if stmt.span.end_line == stmt.span.line else len(line)
@@ -120,23 +86,19 @@ def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
                    "cause of divergences" + (f"; {evidence}" if evidence else ""))
             out.append(Diagnostic("funnel-reparam", msg, stmt.span, f"write it non-centred:  {rewritten.strip()}",
                                   severity="warning"))
-    grouped = posterior.mcmc.get_samples(group_by_chain=True)
     chains = posterior.num_chains
     bad_rhat, low_bulk, low_tail = [], [], []
     if chains > 1:
-        for name in posterior.reported:
-            if name not in grouped:
+        reported = set(posterior.reported)
+        for label, row in posterior.statistics().items():
+            if label.split("[", 1)[0] not in reported:
                 continue
-            arr = np.asarray(grouped[name], dtype=float)
-            for label, idx in flat_names(name, arr.shape[2:]):
-                x = arr[(slice(None), slice(None)) + idx]
-                r = rank_rhat(x)
-                if r > RHAT_MAX:
-                    bad_rhat.append((label, r))
-                if ess_bulk(x) < ESS_MIN_PER_CHAIN * chains:
-                    low_bulk.append(label)
-                if ess_tail(x) < ESS_MIN_PER_CHAIN * chains:
-                    low_tail.append(label)
+            if row["r_hat"] is not None and row["r_hat"] > RHAT_MAX:
+                bad_rhat.append((label, row["r_hat"]))
+            if row["ess_bulk"] is not None and row["ess_bulk"] < ESS_MIN_PER_CHAIN * chains:
+                low_bulk.append(label)
+            if row["ess_tail"] is not None and row["ess_tail"] < ESS_MIN_PER_CHAIN * chains:
+                low_tail.append(label)
     if bad_rhat:
         worst = max(bad_rhat, key=lambda t: t[1])
         out.append(Diagnostic("high-rhat", f"R-hat above {RHAT_MAX} for {len(bad_rhat)} quantities (worst: "
@@ -157,12 +119,15 @@ def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
             out.append(Diagnostic("max-treedepth", f"{saturated} of {total} transitions hit the maximum tree depth "
                                   f"({max_depth}): the sampler is taking very long trajectories", severity="warning",
                                   help="this signals strong posterior correlations or poor scaling; "
-                                  "standardise predictors or reparameterise"))
+                                  "standardise predictors or reparameterise (or allow deeper trees: "
+                                  f"--max-tree-depth {max_depth + 2})"))
     energy = extra.get("energy")
     if energy is not None:
         e = np.asarray(energy, dtype=float)
         if e.ndim == 2 and e.shape[1] > 2:
-            bfmi = np.sum(np.diff(e, axis=1) ** 2, axis=1) / np.sum((e - e.mean(axis=1, keepdims=True)) ** 2, axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):  # constant energy (a stuck chain): NaN
+                spread = np.sum((e - e.mean(axis=1, keepdims=True)) ** 2, axis=1)
+                bfmi = np.sum(np.diff(e, axis=1) ** 2, axis=1) / spread
             low = [f"chain {i + 1}: {b:.2f}" for i, b in enumerate(bfmi) if b < EBFMI_MIN]
             if low:
                 out.append(Diagnostic("low-ebfmi", f"low E-BFMI ({', '.join(low)}; below {EBFMI_MIN}): the momentum "

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__, cli_workflow
 from .diagnostics import CATALOGUE, Diagnostic, PplangError, explain, render, render_all
+from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings
 from .spec import Role
 
 
@@ -37,12 +38,28 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="sample a model's posterior with NUTS")
     run.add_argument("model")
     run.add_argument("--data", help="JSON data file (default: the model's sidecar .json)")
-    run.add_argument("--chains", type=int, default=8)
-    run.add_argument("--warmup", type=int, default=1000)
-    run.add_argument("--samples", type=int, default=5000)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--chain-method", choices=["vectorized", "parallel", "sequential"], default="vectorized")
-    run.add_argument("--float64", action="store_true", help="run in double precision")
+    d = DEFAULTS
+    run.add_argument("--chains", type=int, default=d.chains, help=f"number of chains (default {d.chains})")
+    run.add_argument("--warmup", type=int, default=d.warmup, help=f"warm-up iterations per chain (default {d.warmup})")
+    run.add_argument("--samples", type=int, default=d.samples,
+                     help=f"sampling iterations per chain (default {d.samples})")
+    run.add_argument("--seed", type=int, default=d.seed, help="the run uses jax.random.PRNGKey(SEED)")
+    run.add_argument("--chain-method", choices=CHAIN_METHODS, default=d.chain_method)
+    run.add_argument("--float64", action="store_true", default=d.float64, help="run in double precision")
+    run.add_argument("--target-accept", type=float, default=d.target_accept, metavar="P",
+                     help=f"NUTS's target acceptance probability, in (0, 1) (Stan's adapt_delta; default "
+                          f"{d.target_accept}); raise it (0.95, 0.99) against divergences")
+    run.add_argument("--max-tree-depth", type=int, default=d.max_tree_depth, metavar="D",
+                     help=f"NUTS's maximum tree depth, at most 2^D - 1 steps per draw (default {d.max_tree_depth})")
+    run.add_argument("--dense-mass", action="store_true", default=d.dense_mass,
+                     help="adapt a dense mass matrix (Stan's dense_e metric) for correlated posteriors")
+    run.add_argument("--thin", type=int, default=d.thin, metavar="K",
+                     help="keep every K-th draw (SAMPLES // K draws per chain)")
+    run.add_argument("--init", metavar="JSON",
+                     help="initial values: a JSON file or inline JSON such as '{\"mu\": 0, \"tau\": 1}' "
+                          "(latent parameters on their natural scale; the rest start at random)")
+    run.add_argument("--vars", nargs="+", metavar="NAME",
+                     help="show only these quantities (theta: every element; theta[3]: one)")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-cache", action="store_true",
@@ -167,25 +184,39 @@ def cmd_prior(args) -> int:
     return 0
 
 
+def run_settings(args) -> SamplerSettings:
+    """The sampler settings of ``pplang run``'s flags, checked (``bad-setting``, exit 1)."""
+    settings = SamplerSettings(chains=args.chains, warmup=args.warmup, samples=args.samples, seed=args.seed,
+                               chain_method=args.chain_method, target_accept=args.target_accept,
+                               max_tree_depth=args.max_tree_depth, dense_mass=args.dense_mass, thin=args.thin,
+                               float64=args.float64)
+    return settings.check()
+
+
 def cmd_run(args) -> int:
     from .compiler import load
+    from .inits import read_init
+    from .runtime import check_vars
 
+    settings = run_settings(args)  # before anything is compiled or sampled
+    init = read_init(args.init) if args.init is not None else None
     t0 = time.perf_counter()
     model = load(args.model)
     compile_s = time.perf_counter() - t0
     concise = args.format == "concise"
     _print_warnings(model.warnings, model.source, model.path, concise)
+    if args.vars:
+        check_vars(args.vars, model.reported + model.generated_names)
     data_path = _data_path(args, model)
     cli_workflow.check_run_args(args)
     progress = not args.json and not args.no_progress and sys.stderr.isatty()
-    posterior = model.sample(str(data_path) if data_path else None, chains=args.chains, warmup=args.warmup,
-                             samples=args.samples, seed=args.seed, chain_method=args.chain_method,
-                             progress_bar=progress, float64=args.float64, cache=not args.no_cache)
+    posterior = model.sample(str(data_path) if data_path else None, **settings.as_dict(), init=init,
+                             progress_bar=progress, cache=not args.no_cache)
     posterior.timing["compile_s"] = compile_s
     from .advice import sampling_diagnostics
 
     advice = model.data_warnings + sampling_diagnostics(model, posterior)
-    summary = posterior.summary()
+    summary = posterior.summary(args.vars)
     summary["warnings"] = [{"code": d.code, "message": d.message, "line": d.span.line or None, "help": d.help}
                            for d in advice]
     summary["model"] = str(args.model)
@@ -219,7 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         concise = getattr(args, "format", "full") == "concise"
         if exc.warnings:
             _print_warnings(exc.warnings, exc.source, exc.file, concise)
-        print(render_all(exc.diagnostics, exc.source, exc.file, concise), file=sys.stderr)
+        # a diagnostic with no file of its own (a bad flag) is reported against the model
+        print(render_all(exc.diagnostics, exc.source, exc.file or getattr(args, "model", None), concise),
+              file=sys.stderr)
         return 1
     except BrokenPipeError:  # e.g. `pplang run ... | head`
         sys.stderr.close()

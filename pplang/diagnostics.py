@@ -145,7 +145,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "some NUTS transitions diverged",
         "A divergence means the numerical integrator met curvature it could not follow; the draws "
         "near that region are missing, so estimates may be biased. The usual cures are a "
-        "non-centred parameterisation (`noncentered`) or a higher target acceptance rate.",
+        "non-centred parameterisation (`noncentered`) or a higher target acceptance rate "
+        "(`pplang run --target-accept 0.95`, `Model.sample(..., target_accept=0.95)`; Stan's adapt_delta), "
+        "which takes smaller steps.",
     ),
     "funnel-reparam": (
         "a centred hierarchical statement forms a funnel with its scale",
@@ -222,6 +224,26 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "drawing a graph as an image needs Graphviz's `dot`",
         "`pplang graph` always writes DOT text (`-o model.dot` or standard output). PNG, SVG and PDF "
         "are drawn by Graphviz's `dot` program: install Graphviz (`apt-get install graphviz`).",
+    ),
+    "bad-setting": (
+        "a sampler setting is out of range",
+        "`--chains`, `--samples`, `--thin` and `--max-tree-depth` must be at least 1, `--warmup` at "
+        "least 0, `--thin` at most `--samples`, and `--target-accept` (NUTS's target acceptance "
+        "probability, Stan's adapt_delta) strictly between 0 and 1. The same rules hold for "
+        "`Model.sample(...)`. Nothing is compiled or sampled until the settings are valid.",
+    ),
+    "bad-init": (
+        "an initial value cannot be used",
+        "`--init` takes a JSON object (a file, or inline: `--init '{\"mu\": 0, \"tau\": 1}'`) mapping "
+        "latent parameters to starting values on their natural (constrained) scale; every chain "
+        "starts there, and parameters left out start at random as usual. A value must have the "
+        "parameter's shape (or be one number, used for every element) and lie in its support. A "
+        "non-centred latent is sampled as its standardised version: give `theta_decentered`.",
+    ),
+    "unknown-var": (
+        "`--vars` names a quantity the model does not report",
+        "`--vars` chooses the rows of the summary: a latent, deterministic or generated quantity "
+        "(`theta`, all its elements) or one element (`theta[3]`, 1-based).",
     ),
 }
 

@@ -3,9 +3,10 @@ can keep and run without pplang (``pplang compile MODEL.ppl -o model.py``).
 
 The appended code converts each declared data field exactly as ``runtime.prepare_data`` does
 (whole numbers to Python ``int`` / int64 arrays, reals to float64 arrays; derived data through
-``transform_data``) and runs ``MCMC(NUTS(model))`` with ``pplang run``'s defaults, so the same
-seed gives the same draws. A model with ``generated`` statements also gets ``generate()``, which
-computes them from the draws as ``Posterior.generated`` does (same key, so the same values).
+``transform_data``) and runs ``MCMC(NUTS(model))`` with ``pplang run``'s defaults (written in from
+:data:`pplang.settings.DEFAULTS`) and the same sampler flags, so the same seed gives the same draws.
+A model with ``generated`` statements also gets ``generate()``, which computes them from the draws
+as ``Posterior.generated`` does (same key, so the same values).
 Validation (bounds, shapes) stays pplang's job.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .runtime import Model
+from .settings import CHAIN_METHODS, DEFAULTS
 from .spec import Role
 
 TEMPLATE = '''
@@ -25,7 +27,7 @@ import argparse
 import json
 
 import numpy as np
-from numpyro.infer import MCMC, NUTS
+from numpyro.infer import MCMC, NUTS, init_to_uniform, init_to_value
 
 # each declared data field: (base type, number of dimensions)
 DATA_FIELDS = {data_fields}
@@ -51,27 +53,60 @@ def load_data(path):
     return {{**values, **transform_data(**values)}}
 
 
-def main(argv=None):
+def read_init(text):
+    """--init: inline JSON ('{{"mu": 0}}') or a JSON file: site name -> value (natural scale)."""
+    if text.lstrip().startswith("{{"):
+        return json.loads(text)
+    with open(text) as f:
+        return json.load(f)
+
+
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Run NUTS on the model generated from {model_file}.")
     p.add_argument("data", nargs="?" if DEFAULT_DATA else None, default=DEFAULT_DATA, help="JSON data file")
-    p.add_argument("--chains", type=int, default=8)
-    p.add_argument("--warmup", type=int, default=1000)
-    p.add_argument("--samples", type=int, default=5000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--chain-method", choices=["vectorized", "parallel", "sequential"], default="vectorized")
-    p.add_argument("--float64", action="store_true", help="run in double precision")
-    p.add_argument("--target-accept", type=float, default=0.8)
-    p.add_argument("--max-tree-depth", type=int, default=10)
-    p.add_argument("--dense-mass", action="store_true")
+    p.add_argument("--chains", type=int, default={d.chains!r})
+    p.add_argument("--warmup", type=int, default={d.warmup!r})
+    p.add_argument("--samples", type=int, default={d.samples!r})
+    p.add_argument("--seed", type=int, default={d.seed!r})
+    p.add_argument("--chain-method", choices={chain_methods!r}, default={d.chain_method!r})
+    p.add_argument("--float64", action="store_true", default={d.float64!r}, help="run in double precision")
+    p.add_argument("--target-accept", type=float, default={d.target_accept!r}, help="Stan's adapt_delta")
+    p.add_argument("--max-tree-depth", type=int, default={d.max_tree_depth!r})
+    p.add_argument("--dense-mass", action="store_true", default={d.dense_mass!r})
+    p.add_argument("--thin", type=int, default={d.thin!r}, help="keep every K-th draw")
+    p.add_argument("--init", metavar="JSON", help="initial values: a JSON file or inline JSON, site name -> value")
     p.add_argument("--save", metavar="FILE.npz", help="also save the draws (chains, samples, ...)")
     args = p.parse_args(argv)
+    if not 0 < args.target_accept < 1:
+        p.error("--target-accept must be strictly between 0 and 1")
+    for flag, value, least in (("chains", args.chains, 1), ("warmup", args.warmup, 0), ("samples", args.samples, 1),
+                               ("max-tree-depth", args.max_tree_depth, 1), ("thin", args.thin, 1)):
+        if value < least:
+            p.error(f"--{{flag}} must be at least {{least}}")
+    if args.thin > args.samples:
+        p.error("--thin must not exceed --samples")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.float64:
         jax.config.update("jax_enable_x64", True)
     data = load_data(args.data)
+    init = read_init(args.init) if args.init else {{}}
+    if init:  # names are latent sample sites; one number fills every element
+        start = numpyro.handlers.substitute(numpyro.handlers.seed(model, 0), substitute_fn=init_to_uniform)
+        shapes = {{k: np.shape(s["value"]) for k, s in numpyro.handlers.trace(start).get_trace(**data).items()
+                  if s["type"] == "sample" and not s["is_observed"]}}
+        unknown = sorted(set(init) - set(shapes))
+        if unknown:
+            raise SystemExit(f"--init: {{', '.join(unknown)}} not among the latent sites {{', '.join(shapes)}}")
+        init = {{k: np.broadcast_to(np.asarray(v, dtype=float), shapes[k]) for k, v in init.items()}}
+    start = {{"init_strategy": init_to_value(values=init)}} if init else {{}}
     kernel = NUTS(model, target_accept_prob=args.target_accept, dense_mass=args.dense_mass,
-                  max_tree_depth=args.max_tree_depth)
+                  max_tree_depth=args.max_tree_depth, **start)
     mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
-                chain_method=args.chain_method, progress_bar=False)
+                thinning=args.thin, chain_method=args.chain_method, progress_bar=False)
     mcmc.run(jax.random.PRNGKey(args.seed), **data)
     mcmc.print_summary(exclude_deterministic=False)
     draws = {{k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}}{generated_call}
@@ -113,7 +148,8 @@ def eject(model: Model, default_data: str | None = None) -> str:
     body = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in fields.items()) + "}"
     names = model.generated_names
     program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=Path(model.path).name,
-                              generated_call=GENERATE_CALL if names else "")
+                              generated_call=GENERATE_CALL if names else "", d=DEFAULTS,
+                              chain_methods=list(CHAIN_METHODS))
     if names:
         head, main = program.split("\n\ndef main(", 1)
         program = head + GENERATE.format(names=names) + "\n\ndef main(" + main

@@ -37,7 +37,9 @@ def reparam_used(model: Model) -> dict[str, str]:
 
 
 def run_attrs(model: Model, data_file: str | None, seed: int, settings: dict) -> dict[str, Any]:
-    """What produced a result, stored in every group's attrs of a netCDF file."""
+    """What produced a result, stored in every group's attrs of a netCDF file; ``settings`` is
+    ``Posterior.settings_record`` (every field of :class:`~pplang.settings.SamplerSettings`, and
+    the initial values when given)."""
     return {
         "created_by": f"pplang {__version__}",
         "model_file": str(model.path),
@@ -109,7 +111,7 @@ def posterior_to_arviz(post, *, predictive: bool = True, prior: dict | None = No
         if group != "sample_stats":
             dims.update(names.of(arrays, 0 if group in ("observed_data", "constant_data") else 2))
     idata = az.from_dict(**groups, dims=dims, coords=names.coords)
-    return _with_attrs(idata, run_attrs(model, post.data_file, post.seed, post.settings))
+    return _with_attrs(idata, run_attrs(model, post.data_file, post.seed, post.settings_record))
 
 
 def _with_attrs(idata, attrs: dict, groups=None):

@@ -6,6 +6,7 @@ check`` and ``pplang compile`` stay fast.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import time
@@ -20,8 +21,7 @@ from . import ir
 from .spec import Role, Spec
 from .diagnostics import Diagnostic, PplangError
 from .lower_numpyro import Lowered
-
-CHAIN_METHODS = ("vectorized", "parallel", "sequential")
+from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings  # noqa: F401 - CHAIN_METHODS re-exported
 # NUTS statistics kept per draw (ArviZ's sample_stats); collecting them does not change the draws
 EXTRA_FIELDS = ("diverging", "num_steps", "energy", "potential_energy", "accept_prob", "adapt_state.step_size")
 
@@ -183,10 +183,11 @@ def _flatten_chains(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 @dataclass
 class Posterior:
     """The result of :meth:`Model.sample`: ``mcmc`` (the numpyro.infer.MCMC), ``samples`` (dict of
-    arrays, chains concatenated), ``reported`` (names shown in summaries), and settings. ``model``,
-    ``data`` (the model's keyword arguments) and ``data_file`` let it draw replicated data
-    (:meth:`predictive`), predict on new data (:meth:`predict`) and build an ArviZ InferenceData
-    (:meth:`to_arviz`, :meth:`save`)."""
+    arrays, chains concatenated), ``reported`` (names shown in summaries), ``settings`` (the
+    :class:`~pplang.settings.SamplerSettings` it ran with) and ``init`` (the initial values given,
+    if any). ``model``, ``data`` (the model's keyword arguments) and ``data_file`` let it draw
+    replicated data (:meth:`predictive`), predict on new data (:meth:`predict`) and build an ArviZ
+    InferenceData (:meth:`to_arviz`, :meth:`save`)."""
 
     mcmc: Any
     reported: list[str]
@@ -199,9 +200,18 @@ class Posterior:
     model: Any = None
     data: dict = field(default_factory=dict)
     data_file: str | None = None
-    settings: dict = field(default_factory=dict)
+    settings: SamplerSettings = DEFAULTS
+    init: dict | None = None
     _predictive: dict | None = field(default=None, repr=False)
     _generated: dict | None = field(default=None, repr=False)
+    _statistics: dict | None = field(default=None, repr=False)
+
+    @property
+    def settings_record(self) -> dict[str, Any]:
+        """The settings as stored with a fit (``settings`` attr): every sampler setting, and the
+        initial values when some were given."""
+        init = {"init": {k: np.asarray(v).tolist() for k, v in self.init.items()}} if self.init else {}
+        return {**self.settings.as_dict(), **init}
 
     @property
     def samples(self) -> dict[str, np.ndarray]:
@@ -280,54 +290,109 @@ class Posterior:
 
         return save_posterior(self, Path(path), predictive=predictive, prior=prior)
 
-    def summary(self) -> dict:
-        """The same dictionary that ``pplang run --json`` prints."""
-        from numpyro.diagnostics import summary
+    def statistics(self) -> dict[str, dict[str, float | None]]:
+        """Per element (``theta[1]``) of every reported and generated quantity: ``mean``, ``sd``,
+        ``median``, ``q5`` and ``q95`` (quantiles of all draws), ``r_hat`` (rank-normalised split
+        R-hat), ``ess_bulk`` and ``ess_tail`` (:func:`pplang.convergence.summarize`), computed once;
+        None where a number cannot be computed (R-hat from one chain). The warnings of
+        :mod:`pplang.advice` read these same numbers."""
+        if self._statistics is None:
+            from .convergence import summarize
 
-        grouped = dict(self.mcmc.get_samples(group_by_chain=True))
-        grouped.update(self.generated(grouped=True) if self.model is not None else {})
-        names = self.reported + (self.model.generated_names if self.model is not None else [])
-        stats = summary({k: grouped[k] for k in names if k in grouped}, prob=0.9, group_by_chain=True)
-        params = {}
-        for name in names:
-            if name not in stats:
-                continue
-            s = stats[name]
-            shape = np.shape(s["mean"])
-            for flat, idx in flat_names(name, shape):
-                params[flat] = {
-                    "mean": float(np.asarray(s["mean"])[idx]),
-                    "sd": float(np.asarray(s["std"])[idx]),
-                    "median": float(np.asarray(s["median"])[idx]),
-                    "q5": float(np.asarray(s["5.0%"])[idx]),
-                    "q95": float(np.asarray(s["95.0%"])[idx]),
-                    "n_eff": float(np.asarray(s["n_eff"])[idx]),
-                    "r_hat": float(np.asarray(s["r_hat"])[idx]),
-                }
+            grouped = self.grouped_samples
+            names = list(self.reported)
+            if self.model is not None:
+                grouped.update(self.generated(grouped=True))
+                names += self.model.generated_names
+            rows: dict[str, dict[str, float | None]] = {}
+            for name in names:
+                if name not in grouped:
+                    continue
+                stats = summarize(grouped[name])
+                for flat, idx in flat_names(name, np.shape(grouped[name])[2:]):
+                    rows[flat] = {k: _finite_or_none(v[idx]) for k, v in stats.items()}
+            self._statistics = rows
+        return self._statistics
+
+    def summary(self, vars: list[str] | None = None) -> dict:
+        """The same dictionary that ``pplang run --json`` prints; ``vars`` keeps the rows of
+        those quantities (``theta``: every element; ``theta[3]``: one)."""
+        rows = dict(self.statistics())
+        if vars:
+            rows = {k: rows[k] for k in select_rows(vars, rows, self.reported + (
+                self.model.generated_names if self.model is not None else []))}
+        notes = []
+        if self.num_chains < 2:
+            notes.append("R-hat cannot be computed from one chain (it compares chains): run 2 or more chains")
         return {
-            "parameters": params,
+            "parameters": rows,
             "num_divergences": self.num_divergences,
             "num_chains": self.num_chains,
             "num_samples": self.num_samples,
             "num_warmup": self.num_warmup,
             "seed": self.seed,
             "chain_method": self.chain_method,
+            "settings": self.settings_record,
+            "notes": notes,
             "timing": self.timing,
         }
 
 
+def _finite_or_none(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _element_base(name: str) -> str:
+    return name.split("[", 1)[0].strip()
+
+
+def check_vars(vars: list[str], names: list[str]) -> None:
+    """Refuse ``--vars`` entries whose quantity (``theta`` of ``theta[3]``) is not one of ``names``
+    (the reported and generated quantities): before sampling, so a typo costs nothing."""
+    errors = []
+    for v in vars:
+        base = _element_base(v)
+        if base not in names:
+            match = difflib.get_close_matches(base, names, n=1)
+            errors.append(Diagnostic("unknown-var", f'--vars: the model reports no quantity "{base}"',
+                                     help=(f'did you mean "{match[0]}"? ' if match else "")
+                                     + f"the quantities are {', '.join(names)}"))
+    if errors:
+        raise PplangError(errors)
+
+
+def select_rows(vars: list[str], rows: dict, names: list[str]) -> list[str]:
+    """The summary rows that ``vars`` names, in the order given: a quantity's name keeps all its
+    elements, an element name (``theta[3]``; spaces ignored) keeps that one."""
+    check_vars(vars, names)
+    keep: list[str] = []
+    for v in vars:
+        v = v.replace(" ", "")
+        hit = [k for k in rows if k == v or _element_base(k) == v]
+        if not hit:
+            elements = [k for k in rows if _element_base(k) == _element_base(v)]
+            raise PplangError([Diagnostic("unknown-var", f"--vars: the summary has no element {v}", help=(
+                f"the elements are {elements[0]} ... {elements[-1]} (1-based)" if elements else None))])
+        keep += hit
+    return list(dict.fromkeys(keep))
+
+
 def format_summary(summary: dict) -> str:
-    """The summary as a table with the seed tutorial's columns."""
+    """The summary as a table: the seed tutorial's first columns, then ArviZ's diagnostics (the
+    ones the warnings use); ``-`` where a number cannot be computed."""
     params = summary["parameters"]
     width = max([len(k) for k in params] + [4])
-    cols = ["mean", "std", "median", "5.0%", "95.0%", "n_eff", "r_hat"]
-    keys = ["mean", "sd", "median", "q5", "q95", "n_eff", "r_hat"]
+    cols = ["mean", "std", "median", "5.0%", "95.0%", "ess_bulk", "ess_tail", "r_hat"]
+    keys = ["mean", "sd", "median", "q5", "q95", "ess_bulk", "ess_tail", "r_hat"]
+    digits = {"ess_bulk": 0, "ess_tail": 0, "r_hat": 3}
     lines = [" " * (width + 2) + "".join(f"{c:>10}" for c in cols)]
     for name, s in params.items():
-        row = "".join(f"{s[k]:>10.2f}" for k in keys)
+        row = "".join(f"{'-':>10}" if s[k] is None else f"{s[k]:>10.{digits.get(k, 2)}f}" for k in keys)
         lines.append(f"{name:>{width + 2}}{row}")
     lines.append("")
     lines.append(f"Number of divergences: {summary['num_divergences']}")
+    lines.extend(f"Note: {note}" for note in summary.get("notes", []))
     return "\n".join(lines)
 
 
@@ -594,34 +659,47 @@ class Model:
         draws = self._run_located(lambda: pred(key, **kwargs))
         return {k: np.asarray(draws[k]) for k in sites if k in draws}
 
-    def sample(self, data: dict | str | Path | None = None, *, chains: int = 8, warmup: int = 1000,
-               samples: int = 5000, seed: int = 0, chain_method: str = "vectorized",
-               progress_bar: bool = False, float64: bool = False, data_file: str | None = None,
-               target_accept: float = 0.8, dense_mass: bool = False, max_tree_depth: int = 10,
-               cache: bool = True) -> Posterior:
-        """Run NUTS: ``MCMC(NUTS(model), ...).run(jax.random.PRNGKey(seed), **data)``.
-        ``target_accept``, ``dense_mass`` and ``max_tree_depth`` are NUTS's settings (Stan's
-        adapt_delta, dense_e metric and max_treedepth). ``cache`` keeps compiled samplers in
-        JAX's persistent compilation cache (see :mod:`pplang.jitcache`)."""
-        if chain_method not in CHAIN_METHODS:
-            raise ValueError(f"chain_method must be one of {CHAIN_METHODS}")
+    def sample(self, data: dict | str | Path | None = None, *, chains: int = DEFAULTS.chains,
+               warmup: int = DEFAULTS.warmup, samples: int = DEFAULTS.samples, seed: int = DEFAULTS.seed,
+               chain_method: str = DEFAULTS.chain_method, progress_bar: bool = False,
+               float64: bool = DEFAULTS.float64, data_file: str | None = None,
+               target_accept: float = DEFAULTS.target_accept, dense_mass: bool = DEFAULTS.dense_mass,
+               max_tree_depth: int = DEFAULTS.max_tree_depth, thin: int = DEFAULTS.thin,
+               init: dict | str | Path | None = None, cache: bool = True) -> Posterior:
+        """Run NUTS: ``MCMC(NUTS(model), ...).run(jax.random.PRNGKey(seed), **data)``, with the
+        defaults of :data:`pplang.settings.DEFAULTS` (``pplang run``'s). ``target_accept``,
+        ``dense_mass`` and ``max_tree_depth`` are NUTS's settings (Stan's adapt_delta, dense_e
+        metric and max_treedepth); ``thin`` keeps every thin-th of the ``samples`` draws per chain.
+        ``init`` (a dict, a JSON file or inline JSON) gives starting values of latent parameters on
+        their natural scale, used by every chain (NumPyro's ``init_to_value``). Settings and
+        initial values are checked before sampling (:class:`PplangError`). ``cache`` keeps compiled
+        samplers in JAX's persistent compilation cache (see :mod:`pplang.jitcache`)."""
+        settings = SamplerSettings(chains=chains, warmup=warmup, samples=samples, seed=seed,
+                                   chain_method=chain_method, target_accept=target_accept,
+                                   max_tree_depth=max_tree_depth, dense_mass=dense_mass, thin=thin,
+                                   float64=float64).check()
         timing: dict[str, float] = {}
         t0 = time.perf_counter()
         import jax
 
         if float64:
             jax.config.update("jax_enable_x64", True)
-        from numpyro.infer import MCMC, NUTS
+        from numpyro.infer import MCMC, NUTS, init_to_value
 
+        from .inits import check_init, read_init
         from .jitcache import JitClock, enable_persistent_cache
 
         if cache:
             enable_persistent_cache()
         timing["import_s"] = time.perf_counter() - t0
         kwargs = self.prepare_data(data, data_file)
+        if isinstance(init, (str, Path)):
+            init = read_init(str(init))
+        init_values = check_init(self, init, kwargs) if init else None
+        strategy = {"init_strategy": init_to_value(values=init_values)} if init_values else {}
         kernel = NUTS(self.numpyro_model, target_accept_prob=target_accept, dense_mass=dense_mass,
-                      max_tree_depth=max_tree_depth)
-        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains,
+                      max_tree_depth=max_tree_depth, **strategy)
+        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
                     chain_method=chain_method, progress_bar=progress_bar)
         t1 = time.perf_counter()
         with JitClock() as clock:
@@ -631,9 +709,7 @@ class Model:
         timing["jit_s"] = clock.compile_s
         timing["sample_s"] = run_s - clock.compile_s
         timing["cache_hits"], timing["cache_misses"] = clock.cache_hits, clock.cache_misses
-        settings = {"chains": chains, "warmup": warmup, "samples": samples, "seed": seed,
-                    "chain_method": chain_method, "float64": float64, "target_accept": target_accept,
-                    "dense_mass": dense_mass, "max_tree_depth": max_tree_depth}
         data_file = data_file or (str(data) if isinstance(data, (str, Path)) else None)
         return Posterior(mcmc, self.reported, chains, samples, warmup, seed, chain_method, timing,
-                         model=self, data=kwargs, data_file=data_file, settings=settings)
+                         model=self, data=kwargs, data_file=data_file, settings=settings,
+                         init=dict(init) if init else None)

@@ -36,6 +36,8 @@ def test_centered_divergences_point_at_theta_and_the_fix_removes_them(eight_scho
     (funnel,) = [w for w in warnings if w.code == "funnel-reparam"]
     assert funnel.span.line == 8 and "theta" in funnel.message
     assert funnel.help.endswith("theta[n] ~ Normal(mu, tau) noncentered")
+    (divergent,) = [w for w in warnings if w.code == "divergent-transitions"]
+    assert "--target-accept 0.95" in divergent.help  # the flag that raises it, one step up from 0.8
     assert "lowest quarter" in funnel.message
 
     fixed_source = centered.source.replace("theta[n] ~ Normal(mu, tau)", funnel.help.split(":  ", 1)[1])
@@ -46,17 +48,16 @@ def test_centered_divergences_point_at_theta_and_the_fix_removes_them(eight_scho
     assert not any(w.code == "funnel-reparam" for w in sampling_diagnostics(fixed, post_fixed))
 
 
-def test_rank_diagnostics_agree_with_arviz():
-    """advice implements rank-normalised R-hat and ESS itself so `pplang run` need not import
-    ArviZ (about a second); they must be the same statistics ArviZ computes."""
-    import arviz as az
+def test_divergence_advice_names_the_flag_one_step_up():
+    from types import SimpleNamespace
 
-    rng = np.random.default_rng(1)
-    x = np.zeros((4, 1000))
-    for t in range(1, 1000):
-        x[:, t] = 0.7 * x[:, t - 1] + rng.normal(size=4)
-    x[1] += 0.1
-    assert rank_rhat(x) == pytest.approx(float(az.rhat(x)), rel=1e-9)
-    assert ess_bulk(x) == pytest.approx(float(az.ess(x, method="bulk")), rel=1e-9)
-    # tail ESS: the quantile definitions differ slightly between numpy and arviz
-    assert ess_tail(x) == pytest.approx(float(az.ess(x, method="tail")), rel=0.01)
+    from pplang.advice import _raise_target_accept
+    from pplang.settings import DEFAULTS
+
+    def helped(target):
+        return _raise_target_accept(SimpleNamespace(settings=SimpleNamespace(target_accept=target)))
+
+    assert "--target-accept 0.95" in helped(DEFAULTS.target_accept) and "target_accept=0.95" in helped(0.8)
+    assert "--target-accept 0.99" in helped(0.95)
+    assert "--target-accept 0.999" in helped(0.99)
+    assert "already 0.999" in helped(0.999)

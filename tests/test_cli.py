@@ -41,15 +41,21 @@ def test_centered_variant_uses_the_shared_sidecar(tmp_path):
     r = pplang("run", EXAMPLES / "eight_schools_centered.ppl", "--chains", 1, "--warmup", 50, "--samples", 50,
                "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["data"].endswith("eight_schools.json")
+    out = json.loads(r.stdout)
+    assert out["data"].endswith("eight_schools.json")
+    # one chain: R-hat cannot be computed, and the output says so instead of printing a number
+    assert all(row["r_hat"] is None for row in out["parameters"].values())
+    assert all(row["ess_bulk"] > 0 for row in out["parameters"].values())
+    assert "one chain" in out["notes"][0]
 
 
 def test_run_table_has_the_seed_columns():
     r = pplang("run", EXAMPLES / "eight_schools_manual.ppl", "--chains", 2, "--warmup", 100, "--samples", 100)
     assert r.returncode == 0, r.stderr
     header = r.stdout.splitlines()[0].split()
-    assert header == ["mean", "std", "median", "5.0%", "95.0%", "n_eff", "r_hat"]
+    assert header == ["mean", "std", "median", "5.0%", "95.0%", "ess_bulk", "ess_tail", "r_hat"]
     assert "theta_0[8]" in r.stdout and "Number of divergences:" in r.stdout
+    assert "Note:" not in r.stdout  # two chains: R-hat is computed
 
 
 def test_data_flag_overrides_sidecar(tmp_path):

@@ -98,6 +98,6 @@ def test_summary_names_are_one_based_and_include_deterministics(eight_schools_da
     assert "theta[1]" in names and "theta[8]" in names and "theta[0]" not in names
     assert "theta_0[8]" in names
     row = s["parameters"]["theta[3]"]
-    assert set(row) == {"mean", "sd", "median", "q5", "q95", "n_eff", "r_hat"}
+    assert set(row) == {"mean", "sd", "median", "q5", "q95", "ess_bulk", "ess_tail", "r_hat"}
     assert s["num_chains"] == 2 and s["num_samples"] == 100 and s["seed"] == 0
     assert np.isclose(row["mean"], post.samples["theta"][:, 2].mean())

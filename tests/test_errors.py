@@ -36,6 +36,9 @@ COVERED_ELSEWHERE = {
     "plot-error": "test_workflow.test_plot_errors_are_diagnostics",
     "graphviz-missing": "test_workflow.test_graph_image_needs_graphviz",
     "unused-elements": "test_typed_core.test_unread_parameter_elements_are_warned",
+    "bad-setting": "test_settings.test_bad_settings_are_refused_before_the_model_is_read",
+    "bad-init": "test_settings.test_initial_values_are_checked_against_the_model",
+    "unknown-var": "test_settings.test_vars_are_checked_before_sampling",
 }
 
 

@@ -115,7 +115,10 @@ def test_netcdf_round_trip_has_every_group(schools, tmp_path):
     assert attrs["model_sha256"] == sha256((EXAMPLES / "eight_schools.ppl").read_text())
     assert attrs["model_source"] == (EXAMPLES / "eight_schools.ppl").read_text()
     assert attrs["data_file"].endswith("eight_schools.json") and attrs["seed"] == 1
-    assert json.loads(attrs["settings"])["chains"] == 2
+    from pplang.settings import DEFAULTS
+
+    assert json.loads(attrs["settings"]) == {**DEFAULTS.as_dict(), "chains": 2, "warmup": 100, "samples": 100,
+                                             "seed": 1}
     assert json.loads(attrs["reparam"]) == {"theta": "noncentered"}
     # ArviZ's own functions work on it (100 draws: Pareto-k warnings are expected)
     with warnings.catch_warnings():
@@ -270,7 +273,8 @@ def test_ejected_program_gives_the_same_draws_as_pplang_run(tmp_path):
     assert r.returncode == 0, r.stderr
     text = prog.read_text()
     assert "def load_data(path):" in text and "MCMC(kernel" in text and "LocScaleReparam(centered=0)" in text
-    settings = ["--chains", "2", "--warmup", "50", "--samples", "50", "--seed", "3"]
+    settings = ["--chains", "2", "--warmup", "50", "--samples", "50", "--seed", "3", "--thin", "2",
+                "--target-accept", "0.9", "--max-tree-depth", "8", "--init", '{"mu": 1.5, "theta_decentered": 0}']
     r = subprocess.run([sys.executable, str(prog), *settings, "--save", str(tmp_path / "draws.npz")],
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
