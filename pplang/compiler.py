@@ -14,6 +14,7 @@ from .runtime import Model
 
 def compile(source: str, path: str = "<string>") -> Model:  # noqa: A001 - the public name
     """Compile pplang ``source``; ``path`` is used in messages. Raises :class:`PplangError`."""
+    source = normalise(source)
     try:
         try:
             program = syntax.parse(source)
@@ -40,10 +41,24 @@ def _too_deep(source: str) -> PplangError:
 
 
 def load(path: str | Path) -> Model:
-    """Read and compile a ``.ppl`` file."""
+    """Read and compile a ``.ppl`` file (UTF-8; a byte-order mark and any line ending are fine)."""
     try:
-        source = Path(path).read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise PplangError([Diagnostic("file-not-found", f"cannot read {path}: {reason}")], file=str(path)) from None
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        text = raw.decode("utf-8", errors="replace")
+        raise PplangError([Diagnostic("syntax-error", f"the file is not valid UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                                      Span(line, col, line, col + 1), "save the model file as UTF-8")],
+                          source=text, file=str(path)) from None
     return compile(source, str(path))
+
+
+def normalise(source: str) -> str:
+    """One form of the text for every entry point: no byte-order mark, ``\n`` line endings."""
+    return source.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")

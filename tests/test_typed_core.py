@@ -205,3 +205,57 @@ def test_each_lowering_method(decl, stmt, method, dist_name, value, ref, x64):
     assert dist_name in names or dist_name == "TruncatedNormal" and "LeftTruncatedDistribution" in names
     _, ld = trace(model, {}, {"s": np.array(value)})
     assert ld == pytest.approx(ref, abs=1e-9)
+
+
+def test_text_is_normalised_for_every_entry_point(tmp_path):
+    """A lone \\r and a byte-order mark were treated differently by compile() and load()."""
+    text = "\ufeffmu ~ Normal(0, 1)\r\nsigma ~ HalfNormal(1)\ry = mu\n"
+    (tmp_path / "m.ppl").write_bytes(text.encode())
+    a, b = pplang.compile(text), pplang.load(tmp_path / "m.ppl")
+    assert a.spec.reported == b.spec.reported == ["mu", "sigma", "y"]
+
+
+def test_invalid_utf8_is_a_located_syntax_error(tmp_path):
+    (tmp_path / "m.ppl").write_bytes(b"mu ~ Normal(0, 1)\nx = 1 # caf\xe9\n")
+    with pytest.raises(PplangError) as exc:
+        pplang.load(tmp_path / "m.ppl")
+    (d,) = exc.value.diagnostics
+    assert d.code == "syntax-error" and (d.span.line, d.span.column) == (2, 12) and "UTF-8" in d.message
+
+
+def test_huge_loop_start_is_not_materialised():
+    """`for t in 100000000:T` built a Python list of the range in check (50 s, 4 GB)."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(PplangError) as exc:
+        pplang.compile("data T: int\nfor t in 100000000:T {\n  x[t] = t\n}\n")
+    assert time.perf_counter() - t0 < 5 and exc.value.diagnostics[0].code == "unsupported"
+
+
+def test_check_time_is_linear_in_statements():
+    """check time grew quadratically in the number of latents whose range is inferred."""
+    import time
+
+    def seconds(n):
+        src = "data N: int\ndata x: real[N]\n" + "".join(f"z{i}[n] ~ Normal(x[n], 1)\n" for i in range(n))
+        t0 = time.perf_counter()
+        pplang.compile(src)
+        return time.perf_counter() - t0
+
+    small, large = seconds(300), seconds(3000)
+    assert large < 25 * small  # linear: ~10x; quadratic would be ~100x
+
+
+def test_decentered_name_clash_is_refused():
+    with pytest.raises(PplangError) as exc:
+        pplang.compile("data J: int\ndata y: real[J]\ntheta_decentered ~ Normal(0, 1)\nmu ~ Normal(0, 1)\n"
+                       "theta[j] ~ Normal(mu, 1) noncentered\ny[j] ~ Normal(theta[j], 1)\n")
+    assert [d.code for d in exc.value.diagnostics] == ["reserved-name"]
+
+
+def test_too_many_plates_is_a_located_error():
+    idx = ", ".join(f"i{k}" for k in range(40))
+    with pytest.raises(PplangError) as exc:
+        pplang.compile(f"data N: int\nparam a: real[{', '.join(['N'] * 40)}]\na[{idx}] ~ Normal(0, 1)\n")
+    assert exc.value.diagnostics[0].code == "unsupported" and exc.value.diagnostics[0].span.line == 3

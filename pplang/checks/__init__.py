@@ -16,7 +16,7 @@ from .. import ir
 from .._compat import assert_never
 from ..diagnostics import PplangError
 from ..spec import FlatParam, Role, Spec
-from . import loops, sites
+from . import loops, plates, sites
 from .context import Context, names_in
 from .pedantic import pedantic
 
@@ -28,6 +28,7 @@ def check(program: ir.Program) -> Spec:
     ctx = Context(program)
     ctx.declared_sizes = {s.name: s.type.dims for s in program.statements
                           if isinstance(s, (ir.DataDecl, ir.ParamDecl))}
+    ctx.occurrences = plates.program_occurrences(program)
     local = {s.lhs.name for s in _flatten(program.statements) if isinstance(s, ir.Define) and s.local}
     sampled = {s.lhs.name for s in program.statements  # a whole (or per plate element) prior
                if isinstance(s, ir.Sample) and not (s.lhs.indices and isinstance(s.lhs.indices[0], ir.Num))}

@@ -33,6 +33,7 @@ class Context:
     size_checks: list[SizeCheck] = field(default_factory=list)
     index_uses: list[IndexUse] = field(default_factory=list)
     declared_sizes: dict[str, tuple[ir.Expr, ...]] = field(default_factory=dict)
+    occurrences: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # index -> (array, dim)
     refs: dict[str, list[ir.Span]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     plates: tuple[Plate, ...] = ()

@@ -87,7 +87,8 @@ def for_loop(ctx: Context, state: LoopState, stmt: ir.For, local: set[str]) -> L
     start = int(stmt.lo.value) if isinstance(stmt.lo, ir.Num) and stmt.lo.is_int else None
     for name in defined:
         got = sorted(i.position for i in state.inits.get(name, []))
-        if start is None and got or start is not None and got != list(range(1, start)):
+        complete = start is not None and len(got) == start - 1 and got == list(range(1, len(got) + 1))
+        if start is None and got or start is not None and not complete:
             first = f"{name}[1]" if start in (None, 2) else f"{name}[1] .. {name}[{start - 1}]"
             ctx.err("unsupported", f'the loop defines "{name}" from index {start or "lo"}: '
                     f"{first} must be defined before the loop, each once", stmt.span,

@@ -12,6 +12,8 @@ from .. import ir
 from ..spec import Plate
 from .context import Context
 
+MAX_PLATES = 16  # nested plates (and implicit ones) per statement; XLA arrays beyond ~32 dims fail
+
 
 def bind_plates(ctx: Context, lhs: ir.Lhs, stmt, offset: int = 0,
                 shape: tuple[ir.Expr, ...] | None = None) -> tuple[Plate, ...] | None:
@@ -33,7 +35,7 @@ def bind_plates(ctx: Context, lhs: ir.Lhs, stmt, offset: int = 0,
     for j, index in enumerate(names):
         size = shape[j + offset] if shape is not None else None
         if size is None:
-            size = _infer(ctx, index, stmt) or _infer(ctx, index, ctx.program.statements)
+            size = _infer(ctx, index, _occurrences(stmt)) or _infer(ctx, index, ctx.occurrences)
         if size is None:
             ctx.err("unbound-index", f'cannot tell the range of index "{index}"', lhs.indices[j].span,
                     f"give {lhs.name} a size: declare it (`param {lhs.name}: real[J]`), or write the size on "
@@ -42,6 +44,10 @@ def bind_plates(ctx: Context, lhs: ir.Lhs, stmt, offset: int = 0,
         sizes.append(size)
     # a plate is named after its size when that is a data name (eight schools' "J"), else it gets a
     # reserved name: a model name (an index variable, a site) never doubles as a plate's name
+    if len(names) > MAX_PLATES:
+        ctx.err("unsupported", f"{len(names)} index variables on one left side: at most {MAX_PLATES} are supported",
+                lhs.span, "combine dimensions, or index some of them by a loop")
+        return None
     plate_names = [s.id if isinstance(s, ir.Name) else f"_pp_plate_{i}" for s, i in zip(sizes, names)]
     if len(set(plate_names)) != len(plate_names):
         plate_names = [f"_pp_plate_{i}" for i in names]
@@ -49,8 +55,10 @@ def bind_plates(ctx: Context, lhs: ir.Lhs, stmt, offset: int = 0,
     return tuple(Plate(i, s, pn, -(m - k)) for k, (i, s, pn) in enumerate(zip(names, sizes, plate_names)))
 
 
-def _infer(ctx: Context, index: str, node) -> ir.Expr | None:
-    """The size of a dimension indexed by ``index`` in ``node`` (right sides and left sides)."""
+def _occurrences(node) -> dict[str, list[tuple[str, int]]]:
+    """index variable -> (array, dimension) for every ``array[..., index, ...]`` under ``node``,
+    right sides and left sides."""
+    out: dict[str, list[tuple[str, int]]] = {}
     for n in ir.walk(node):
         if isinstance(n, ir.Index):
             base, indices = n.base.id, n.indices
@@ -58,12 +66,24 @@ def _infer(ctx: Context, index: str, node) -> ir.Expr | None:
             base, indices = n.name, n.indices
         else:
             continue
-        shape = ctx.symbols[base].type.shape if base in ctx.symbols else ctx.declared_sizes.get(base)
-        if shape is None:
-            continue
         for j, e in enumerate(indices):
-            if isinstance(e, ir.Name) and e.id == index and j < len(shape):
-                return shape[j]
+            if isinstance(e, ir.Name):
+                out.setdefault(e.id, []).append((base, j))
+    return out
+
+
+def program_occurrences(program: ir.Program) -> dict[str, list[tuple[str, int]]]:
+    """The occurrences of the whole program, computed once (inference is then linear in the
+    number of statements)."""
+    return _occurrences(program.statements)
+
+
+def _infer(ctx: Context, index: str, occurrences: dict[str, list[tuple[str, int]]]) -> ir.Expr | None:
+    """The size of a dimension that ``index`` indexes, from a declared or already typed array."""
+    for base, j in occurrences.get(index, ()):
+        shape = ctx.symbols[base].type.shape if base in ctx.symbols else ctx.declared_sizes.get(base)
+        if shape is not None and j < len(shape):
+            return shape[j]
     return None
 
 

@@ -36,6 +36,10 @@ def check_reparam(ctx: Context, stmt: ir.Sample, info: DistInfo, method: Method,
     elif not info.locscale or method is not Method.PLAIN:
         ctx.err("reparam-unsupported", f"{info.name} is not a location-scale family with real support; "
                 f"it cannot be {word}", ann.span)
+    elif f"{stmt.lhs.name}_decentered" in ctx.symbols or f"{stmt.lhs.name}_decentered" in ctx.declared_sizes:
+        ctx.err("reserved-name", f'"{stmt.lhs.name}_decentered" names the auxiliary variable of a non-centred '
+                f'"{stmt.lhs.name}", but the model already uses that name', ann.span,
+                f'rename the other "{stmt.lhs.name}_decentered"')
     else:
         return ann
     return ir.Centered(ann.span)
