@@ -1,0 +1,39 @@
+"""Tests and runs leave no global state behind: JAX's x64 flag, and Python-version features."""
+
+import ast
+import importlib
+import typing
+from pathlib import Path
+
+import pytest
+
+import pplang
+
+PACKAGE = Path(pplang.__file__).parent
+
+
+def _imports_assert_never_from_typing(path: Path) -> bool:
+    return any(isinstance(node, ast.ImportFrom) and node.module == "typing"
+               and any(a.name == "assert_never" for a in node.names) for node in ast.walk(ast.parse(path.read_text())))
+
+
+@pytest.mark.parametrize("module", [str(p.relative_to(PACKAGE)) for p in sorted(PACKAGE.rglob("*.py"))
+                                    if p.name != "_compat.py"])
+def test_modules_run_on_python_3_10(module):
+    """requires-python is >=3.10, and typing.assert_never is 3.11+: modules take it from pplang._compat."""
+    assert not _imports_assert_never_from_typing(PACKAGE / module)
+
+
+def test_compat_assert_never_without_typing_assert_never(monkeypatch):
+    import pplang._compat
+
+    monkeypatch.delattr(typing, "assert_never")
+    try:
+        backport = importlib.reload(pplang._compat).assert_never
+        assert backport.__module__ == "pplang._compat"
+        with pytest.raises(AssertionError, match="unreachable.*'oops'"):
+            backport("oops")
+    finally:
+        monkeypatch.undo()
+        importlib.reload(pplang._compat)
+    assert pplang._compat.assert_never is typing.assert_never
