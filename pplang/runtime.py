@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -19,9 +20,11 @@ import numpy as np
 
 from . import ir
 from .spec import Role, Spec
-from .diagnostics import Diagnostic, PplangError
+from .diagnostics import Diagnostic, InternalError, PplangError, exception_text
 from .lower_numpyro import Lowered
 from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings  # noqa: F401 - CHAIN_METHODS re-exported
+
+DECENTERED = "_decentered"  # NumPyro's auxiliary site of a LocScaleReparam: theta -> theta_decentered
 # NUTS statistics kept per draw (ArviZ's sample_stats); collecting them does not change the draws
 EXTRA_FIELDS = ("diverging", "num_steps", "energy", "potential_energy", "accept_prob", "adapt_state.step_size")
 
@@ -399,6 +402,24 @@ def format_summary(summary: dict) -> str:
 # ----------------------------------------------------------------------------- the model
 
 
+def _flat_prior_site(exc: BaseException) -> str | None:
+    """The name of the site whose flat prior raised ``exc``: NumPyro's ImproperUniform (a
+    ``param`` without a ``~`` statement) has a density but no sampler, so drawing from the prior
+    raises a bare NotImplementedError. None when ``exc`` is something else."""
+    if not isinstance(exc, NotImplementedError):
+        return None
+    from numpyro.distributions import ImproperUniform
+
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    if not frames or not isinstance(frames[-1].f_locals.get("self"), ImproperUniform):
+        return None
+    for frame in reversed(frames):  # numpyro.sample(name, fn): the innermost call that drew it
+        if (frame.f_globals.get("__name__") == "numpyro.primitives" and frame.f_code.co_name == "sample"
+                and isinstance(frame.f_locals.get("fn"), ImproperUniform)):
+            return str(frame.f_locals.get("name"))
+    return None
+
+
 def _without(spec: Spec, names: set[str]) -> Spec:
     """A view of ``spec`` whose data declarations exclude ``names`` (for prior predictive)."""
     import copy
@@ -481,23 +502,46 @@ class Model:
         return {**values, **derived}
 
     def _run_located(self, fn):
-        """Run ``fn``; an exception raised in generated code is reported at the .ppl line."""
+        """Run ``fn``; an exception raised in generated code is reported at the .ppl line that
+        produced that code. One that cannot be explained so is a bug: :class:`InternalError`."""
         try:
             return fn()
         except PplangError:
             raise
-        except Exception as exc:  # noqa: BLE001 - mapped to a located diagnostic
-            line = 0
-            for frame in traceback.extract_tb(exc.__traceback__):
-                if frame.filename == self._code_filename and frame.lineno and frame.lineno <= len(self._origins):
-                    line = self._origins[frame.lineno - 1] or line
-            if not line:
-                raise
-            text = self.source.splitlines()[line - 1]
-            span = ir.Span(line, 1, line, len(text) + 1)
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise PplangError([Diagnostic("runtime-error", f"{type(exc).__name__}: {msg}", span)],
-                              source=self.source, file=self.path) from None
+        except Exception as exc:  # noqa: BLE001 - mapped to a located diagnostic, else an internal error
+            line = self._model_line(exc)
+            diag = self._explain(exc, line)
+            if diag is None:
+                where = f" while running {self.path}:{line}" if line else ""
+                raise InternalError(f"{exception_text(exc)}{where}") from exc
+            raise PplangError([diag], source=self.source, file=self.path) from None
+
+    def _model_line(self, exc: BaseException) -> int:
+        """The .ppl line of the innermost generated-code frame in ``exc``'s traceback, or 0."""
+        line = 0
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename == self._code_filename and frame.lineno and frame.lineno <= len(self._origins):
+                line = self._origins[frame.lineno - 1] or line
+        return line
+
+    def _explain(self, exc: Exception, line: int) -> Diagnostic | None:
+        """A diagnostic at ``line`` that says what went wrong, or None when pplang cannot say."""
+        if not line:
+            return None
+        text = self.source.splitlines()[line - 1]
+        span = ir.Span(line, 1, line, len(text) + 1)
+        flat = _flat_prior_site(exc)
+        if flat is not None:
+            at = re.search(rf"\b{re.escape(flat)}\b", text)  # the name, as the improper-prior warning marks it
+            span = ir.Span(line, at.start() + 1, line, at.end() + 1) if at else span
+            return Diagnostic("improper-prior", f'parameter "{flat}" has no prior (its density is flat over its '
+                              "support), so it cannot be drawn from the prior", span,
+                              f"add a prior to draw from, e.g. `{flat} ~ Normal(0, 10)`; sampling the posterior "
+                              "(`pplang run` without --prior) works with the flat prior")
+        msg = str(exc).strip()
+        if not msg or msg == type(exc).__name__:  # a bare `assert` or `raise NotImplementedError` in a library
+            return None
+        return Diagnostic("runtime-error", f"{type(exc).__name__}: {msg.splitlines()[0]}", span)
 
     @property
     def observed(self) -> list[str]:
@@ -516,7 +560,11 @@ class Model:
         except PplangError as exc:
             exc.source, exc.file = exc.source or self.source, exc.file or self.path
             raise
-        derived = self._run_located(lambda: self._module()["transform_data"](**values, **{k: None for k in observed}))
+        # transform_data takes the declared data only: an observed derived quantity (`data z = log(y)`
+        # then `z ~ ...`) is computed there and replaced by None like the others
+        declared = {s.name for s in self.spec.of_role(Role.DATA)}
+        missing = {k: None for k in observed if k in declared}
+        derived = self._run_located(lambda: self._module()["transform_data"](**values, **missing))
         return {**values, **derived, **{k: None for k in observed}}
 
     def prior_predictive(self, data: dict | str | Path | None = None, *, samples: int = 1000, seed: int = 0,

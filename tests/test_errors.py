@@ -130,3 +130,85 @@ def test_check_exit_codes_and_strict(tmp_path):
     assert main(["check", "--strict", str(f)]) == 1
     f.write_text("x ~ Nrmal(0, 1)\n")
     assert main(["check", str(f)]) == 1
+
+
+def test_library_errors_point_at_the_model_line():
+    """An error NumPyro raises while running the model is reported at the .ppl statement."""
+    model = pplang.compile("data N: int<lower=0>\ndata y: real[N]\nmu ~ Normal(0, 1)\ny[i] ~ Normal(mu, 1)\n", "m.ppl")
+    with pytest.raises(PplangError) as exc:
+        model.prior_predictive({"N": 0, "y": []}, samples=2)
+    (d,) = exc.value.diagnostics
+    assert d.code == "runtime-error" and d.span.line == 4 and "size of plate should be positive" in d.message
+
+
+FLAT = "data N: int\ndata y: real[N]\nparam sigma: real<lower=0>\ny[i] ~ Normal(0, sigma)\n"
+
+
+def test_prior_draws_of_a_flat_parameter_say_it_has_no_prior(tmp_path, capsys):
+    """NumPyro's flat prior (ImproperUniform) has no sampler and raises a bare NotImplementedError."""
+    from pplang.cli import main
+
+    model = pplang.compile(FLAT, "flat.ppl")
+    with pytest.raises(PplangError) as exc:
+        model.prior_predictive({"N": 2, "y": [1.0, 2.0]}, samples=3)
+    (d,) = exc.value.diagnostics
+    assert (d.code, d.span.line, d.span.column, d.span.end_column) == ("improper-prior", 3, 7, 12)
+    assert d.message == ('parameter "sigma" has no prior (its density is flat over its support), so it cannot be '
+                         "drawn from the prior")
+    assert "`sigma ~ Normal(0, 10)`" in d.help
+    f = tmp_path / "flat.ppl"
+    f.write_text(FLAT)
+    (tmp_path / "flat.json").write_text('{"N": 2, "y": [1.0, 2.0]}')
+    assert main(["prior", str(f)]) == 1
+    err = capsys.readouterr().err
+    assert "error[improper-prior]: parameter \"sigma\" has no prior" in err and "flat.ppl:3:7" in err
+    assert "NotImplementedError" not in err and "Traceback" not in err
+
+
+def test_an_unexplained_library_error_is_an_internal_error(tmp_path, capsys, monkeypatch):
+    """A bare exception with nothing to say (NumPyro's `assert`) is a pplang bug: exit status 2,
+    "please report", the traceback only with --debug (before or after the command)."""
+    import numpyro.distributions as dist
+
+    from pplang.cli import main
+    from pplang.diagnostics import InternalError
+
+    def broken(self, key, sample_shape=()):
+        raise AssertionError
+
+    monkeypatch.setattr(dist.Normal, "sample", broken)
+    with pytest.raises(InternalError) as exc:
+        pplang.compile("x ~ Normal(0, 1)\n", "m.ppl").prior_predictive(samples=2)
+    assert str(exc.value) == "AssertionError while running m.ppl:1"
+    assert isinstance(exc.value.__cause__, AssertionError)
+    f = tmp_path / "m.ppl"
+    f.write_text("x ~ Normal(0, 1)\n")
+    assert main(["prior", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"internal error: AssertionError while running {f}:1\n")
+    assert "please report" in err and "--debug" in err and "Traceback" not in err
+    assert "AssertionError: AssertionError" not in err
+    for argv in (["--debug", "prior", str(f)], ["prior", str(f), "--debug"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Traceback (most recent call last)" in err and "internal error: AssertionError" in err
+
+
+def test_an_exception_outside_the_model_is_an_internal_error(tmp_path, capsys, monkeypatch):
+    import pplang.cli
+
+    def broken(args):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(pplang.cli, "cmd_check", broken)
+    assert pplang.cli.main(["check", "m.ppl"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("internal error: ValueError: boom\n") and "please report" in err and "Traceback" not in err
+
+
+def test_prior_predictive_of_an_observed_derived_quantity():
+    """`data z = log(y)` then `z ~ ...`: z is computed from the data, then drawn afresh."""
+    model = pplang.compile("data N: int\ndata earn: real<lower=0>[N]\ndata log_earn = log(earn)\n"
+                           "mu ~ Normal(0, 1)\nlog_earn[n] ~ Normal(mu, 1)\n")
+    draws = model.prior_predictive({"N": 3, "earn": [1.0, 2.0, 3.0]}, samples=4)
+    assert set(draws) == {"mu", "log_earn"} and draws["log_earn"].shape == (4, 3)
