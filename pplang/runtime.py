@@ -179,6 +179,21 @@ def flat_names(name: str, shape: tuple[int, ...]) -> list[tuple[str, tuple[int, 
     return [(name + _fmt_index(idx), idx) for idx in np.ndindex(*shape)]
 
 
+def precision(float64: bool):
+    """A context in which JAX computes in double precision when ``float64``. Scoped: JAX's
+    process-wide ``jax_enable_x64`` flag is left as it was."""
+    import contextlib
+
+    if not float64:
+        return contextlib.nullcontext()
+    import jax
+
+    scoped = getattr(jax, "enable_x64", None)  # a configuration context in current JAX
+    if scoped is None:  # older JAX
+        from jax.experimental import enable_x64 as scoped
+    return scoped(True)
+
+
 def _flatten_chains(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v.reshape((-1,) + v.shape[2:]) for k, v in arrays.items()}
 
@@ -235,7 +250,8 @@ class Posterior:
         (chains * samples, ...) like :attr:`samples`, or (chains, samples, ...) when ``grouped``.
         The draws use ``jax.random.fold_in(jax.random.PRNGKey(seed), 1)``."""
         if self._predictive is None:
-            self._predictive = self.model.replicate(self.grouped_samples, self.data, seed=self.seed)
+            with self._precision():
+                self._predictive = self.model.replicate(self.grouped_samples, self.data, seed=self.seed)
         return self._predictive if grouped else _flatten_chains(self._predictive)
 
     def generated(self, *, grouped: bool = False) -> dict[str, np.ndarray]:
@@ -244,19 +260,26 @@ class Posterior:
         ...) when ``grouped``; empty when the model has none. ``~`` statements draw with the key
         ``jax.random.fold_in(jax.random.PRNGKey(seed), 2)``."""
         if self._generated is None:
-            self._generated = self.model.generate(self.grouped_samples, self.data, seed=self.seed)
+            with self._precision():
+                self._generated = self.model.generate(self.grouped_samples, self.data, seed=self.seed)
         return self._generated if grouped else _flatten_chains(self._generated)
 
     def log_likelihood(self) -> dict[str, np.ndarray]:
         """log p(y_i | draw) for every observation: name -> array (chains, samples, *obs shape)."""
-        return self.model.log_likelihood(self.grouped_samples, self.data)
+        with self._precision():
+            return self.model.log_likelihood(self.grouped_samples, self.data)
 
     def predict(self, data: dict | str | Path, *, seed: int | None = None, grouped: bool = False,
                 data_file: str | None = None) -> dict[str, np.ndarray]:
         """Predict on new data without refitting: see :meth:`Model.predict`."""
-        out = self.model.predict(self.grouped_samples, data, seed=self.seed if seed is None else seed,
-                                 data_file=data_file)
+        with self._precision():
+            out = self.model.predict(self.grouped_samples, data, seed=self.seed if seed is None else seed,
+                                     data_file=data_file)
         return out if grouped else _flatten_chains(out)
+
+    def _precision(self):
+        """Computations on the draws run in the precision they were sampled in."""
+        return precision(self.settings.float64)
 
     def sample_stats(self) -> dict[str, np.ndarray]:
         """NUTS's per-draw statistics, (chains, samples) each, with ArviZ's names."""
@@ -572,14 +595,12 @@ class Model:
         """Draw every latent, deterministic and observed quantity from the prior: observed data is
         dropped (only sizes and covariates are used), as ``Predictive(model, num_samples)``."""
         import jax
-
-        if float64:
-            jax.config.update("jax_enable_x64", True)
         from numpyro.infer import Predictive
 
-        kwargs = self.predictive_data(data, data_file)
-        draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
-            jax.random.PRNGKey(seed), **kwargs))
+        with precision(float64):
+            kwargs = self.predictive_data(data, data_file)
+            draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
+                jax.random.PRNGKey(seed), **kwargs))
         return {k: np.asarray(v) for k, v in draws.items() if not k.startswith("_pp")}
 
     def latent_shapes(self, kwargs: dict) -> dict[str, tuple[int, ...]]:
@@ -729,9 +750,6 @@ class Model:
         timing: dict[str, float] = {}
         t0 = time.perf_counter()
         import jax
-
-        if float64:
-            jax.config.update("jax_enable_x64", True)
         from numpyro.infer import MCMC, NUTS, init_to_value
 
         from .inits import check_init, read_init
@@ -740,19 +758,20 @@ class Model:
         if cache:
             enable_persistent_cache()
         timing["import_s"] = time.perf_counter() - t0
-        kwargs = self.prepare_data(data, data_file)
-        if isinstance(init, (str, Path)):
-            init = read_init(str(init))
-        init_values = check_init(self, init, kwargs) if init else None
-        strategy = {"init_strategy": init_to_value(values=init_values)} if init_values else {}
-        kernel = NUTS(self.numpyro_model, target_accept_prob=target_accept, dense_mass=dense_mass,
-                      max_tree_depth=max_tree_depth, **strategy)
-        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
-                    chain_method=chain_method, progress_bar=progress_bar)
-        t1 = time.perf_counter()
-        with JitClock() as clock:
-            self._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs))
-            jax.block_until_ready(mcmc.get_samples())
+        with precision(float64):
+            kwargs = self.prepare_data(data, data_file)
+            if isinstance(init, (str, Path)):
+                init = read_init(str(init))
+            init_values = check_init(self, init, kwargs) if init else None
+            strategy = {"init_strategy": init_to_value(values=init_values)} if init_values else {}
+            kernel = NUTS(self.numpyro_model, target_accept_prob=target_accept, dense_mass=dense_mass,
+                          max_tree_depth=max_tree_depth, **strategy)
+            mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
+                        chain_method=chain_method, progress_bar=progress_bar)
+            t1 = time.perf_counter()
+            with JitClock() as clock:
+                self._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs))
+                jax.block_until_ready(mcmc.get_samples())
         run_s = time.perf_counter() - t1
         timing["jit_s"] = clock.compile_s
         timing["sample_s"] = run_s - clock.compile_s

@@ -5,11 +5,29 @@ import importlib
 import typing
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import pplang
+from conftest import EXAMPLES
 
 PACKAGE = Path(pplang.__file__).parent
+
+
+def test_float64_is_scoped_to_the_run():
+    """`float64=True` computes in double precision without switching JAX's flag for the process,
+    and what is computed later from the draws is double precision too."""
+    import jax
+
+    model = pplang.load(EXAMPLES / "linear_regression.ppl")
+    post = model.sample(EXAMPLES / "linear_regression.json", chains=1, warmup=20, samples=20, float64=True)
+    assert not jax.config.jax_enable_x64
+    assert post.samples["alpha"].dtype == np.float64
+    assert post.predictive()["y"].dtype == np.float64 and post.log_likelihood()["y"].dtype == np.float64
+    assert post.generated()["log_lik"].dtype == np.float64
+    prior = model.prior_predictive(EXAMPLES / "linear_regression.json", samples=3, float64=True)
+    assert prior["alpha"].dtype == np.float64 and not jax.config.jax_enable_x64
+    assert model.prior_predictive(EXAMPLES / "linear_regression.json", samples=3)["alpha"].dtype == np.float32
 
 
 def _imports_assert_never_from_typing(path: Path) -> bool:
