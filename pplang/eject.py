@@ -27,11 +27,14 @@ import argparse
 import json
 
 import numpy as np
+from numpyro.diagnostics import print_summary
 from numpyro.infer import MCMC, NUTS, init_to_uniform, init_to_value
 
 # each declared data field: (base type, number of dimensions)
 DATA_FIELDS = {data_fields}
 DEFAULT_DATA = {default_data!r}
+# NumPyro's auxiliary sites (theta_decentered for a non-centred theta): sampled, not reported
+AUXILIARY = {{name + "_decentered" for name in reparam_config}}
 
 
 def load_data(path):
@@ -108,8 +111,9 @@ def main(argv=None):
     mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
                 thinning=args.thin, chain_method=args.chain_method, progress_bar=False)
     mcmc.run(jax.random.PRNGKey(args.seed), **data)
-    mcmc.print_summary(exclude_deterministic=False)
-    draws = {{k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}}{generated_call}
+    draws = {{k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items() if k not in AUXILIARY}}
+    print_summary(draws, prob=0.9)
+    print(f"Number of divergences: {{int(np.sum(mcmc.get_extra_fields()['diverging']))}}"){generated_call}
     if args.save:
         np.savez(args.save, **draws)
 
@@ -123,7 +127,6 @@ GENERATE = '''
 
 # generated quantities: computed once per posterior draw after sampling, as pplang does
 GENERATED = {names!r}
-from numpyro.diagnostics import print_summary  # noqa: E402
 
 
 def generate(draws, data, seed):

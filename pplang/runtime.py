@@ -502,6 +502,32 @@ class Model:
         return self._module()["reparam_config"]
 
     @property
+    def _as_written(self):
+        """The NumPyro model without its reparameterisation: ``theta`` is a sample site again, not
+        a deterministic function of ``theta_decentered``. The two define the same distribution;
+        runs on posterior draws (replicated data, prediction, log-likelihood, generated
+        quantities) use this one, so they need the draws of the model's own quantities only."""
+        from numpyro.handlers import reparam
+
+        model = self.numpyro_model
+        while isinstance(model, reparam):
+            model = model.fn
+        return model
+
+    @property
+    def auxiliary_sites(self) -> dict[str, str]:
+        """NumPyro's sample sites that are no quantity of the model -> the quantity they serve:
+        ``{"theta_decentered": "theta"}`` for each reparameterised ``theta`` (LocScaleReparam).
+        NumPyro's own draws (:attr:`Posterior.samples`) keep them; no summary, file, plot or message
+        shows them."""
+        return {f"{name}{DECENTERED}": name for name in self.reparam_config}
+
+    def public(self, arrays: dict) -> dict[str, np.ndarray]:
+        """``arrays`` without NumPyro's auxiliary sites and pplang's internal ``_pp*`` sites."""
+        hidden = self.auxiliary_sites
+        return {k: np.asarray(v) for k, v in arrays.items() if k not in hidden and not k.startswith("_pp")}
+
+    @property
     def reported(self) -> list[str]:
         """Quantities shown in summaries: parameters, latents and deterministics, in model order."""
         return self.spec.reported
@@ -601,18 +627,19 @@ class Model:
             kwargs = self.predictive_data(data, data_file)
             draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
                 jax.random.PRNGKey(seed), **kwargs))
-        return {k: np.asarray(v) for k, v in draws.items() if not k.startswith("_pp")}
+        return self.public(draws)
 
-    def latent_shapes(self, kwargs: dict) -> dict[str, tuple[int, ...]]:
-        """The shape of every latent sample site (``theta``, ``theta_decentered``) given the
-        model's kwargs: one trace at NUTS's kind of initial values."""
+    def latent_shapes(self, kwargs: dict, *, as_written: bool = False) -> dict[str, tuple[int, ...]]:
+        """The shape of every latent sample site given the model's kwargs: one trace at NUTS's kind
+        of initial values. The sites NUTS samples (``theta_decentered`` for a non-centred
+        ``theta``), or with ``as_written`` those of the model as written (``theta``)."""
         import jax
         from numpyro import handlers
         from numpyro.infer.initialization import init_to_uniform
 
         # values in each site's support, as NUTS's initialisation draws them: works for flat priors
-        model = handlers.substitute(handlers.seed(self.numpyro_model, jax.random.PRNGKey(0)),
-                                    substitute_fn=init_to_uniform)
+        model = handlers.substitute(handlers.seed(self._as_written if as_written else self.numpyro_model,
+                                                  jax.random.PRNGKey(0)), substitute_fn=init_to_uniform)
         tr = self._run_located(lambda: handlers.trace(model).get_trace(**kwargs))
         return {k: tuple(np.shape(s["value"])) for k, s in tr.items()
                 if s["type"] == "sample" and not s.get("is_observed") and not k.startswith("_pp")
@@ -622,23 +649,25 @@ class Model:
         """The draws of the latent sample sites only (deterministic quantities are recomputed),
         checked against the shapes the model has with ``kwargs``; ``samples`` has two leading
         (chain, draw) axes."""
-        errors = []
+        aux = self.auxiliary_sites
+        errors: dict[str, Diagnostic] = {}
         out = {}
-        for name, shape in self.latent_shapes(kwargs).items():
-            if name not in samples:
-                errors.append(Diagnostic("fit-mismatch", f'the fit has no draws of "{name}"',
-                                         help="was the fit made with this model?"))
+        for site, shape in self.latent_shapes(kwargs, as_written=True).items():
+            name = aux.get(site, site)  # messages name the model's quantity, never NumPyro's site
+            if site not in samples:
+                errors.setdefault(name, Diagnostic("fit-mismatch", f'the fit has no draws of "{name}"',
+                                                   help="was the fit made with this model?"))
                 continue
-            have = tuple(np.shape(samples[name])[2:])
+            have = tuple(np.shape(samples[site])[2:])
             if have != shape:
-                errors.append(Diagnostic(
+                errors.setdefault(name, Diagnostic(
                     "fit-mismatch", f'"{name}" has shape {have} in the fit but {shape} with the new data',
                     help="prediction reuses the fitted parameters, so the sizes that shape them must not "
                          "change; only the sizes of observations and covariates may"))
                 continue
-            out[name] = samples[name]
+            out[site] = samples[site]
         if errors:
-            raise PplangError(errors, source=self.source, file=self.path)
+            raise PplangError(list(errors.values()), source=self.source, file=self.path)
         return out
 
     def _check_replicable(self) -> None:
@@ -678,7 +707,7 @@ class Model:
         kwargs = {**data, **{k: None for k in self.observed}}
         latents = self._latents(samples, kwargs)
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
-        pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=self.observed)
+        pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=self.observed)
         draws = self._run_located(lambda: pred(key, **kwargs))
         return {k: np.asarray(draws[k]) for k in self.observed if k in draws}
 
@@ -697,7 +726,7 @@ class Model:
 
         latents = self._latents(samples, data)
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
-        pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=names)
+        pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=names)
         draws = self._run_located(lambda: pred(key, **data, **{GENERATE_FLAG: True}))
         return {k: np.asarray(draws[k]) for k in names if k in draws}
 
@@ -707,7 +736,7 @@ class Model:
         from numpyro.infer import log_likelihood
 
         latents = self._latents(samples, data)
-        ll = self._run_located(lambda: log_likelihood(self.numpyro_model, latents, batch_ndims=2, **data))
+        ll = self._run_located(lambda: log_likelihood(self._as_written, latents, batch_ndims=2, **data))
         return {k: np.asarray(v) for k, v in ll.items() if not k.startswith("_pp")}
 
     def predict(self, samples: dict[str, np.ndarray], data: dict | str | Path, *, seed: int = 0,
@@ -724,7 +753,7 @@ class Model:
         latents = self._latents(samples, kwargs)
         sites = self.observed + [s.name for s in self.spec.of_role(Role.DETERMINISTIC)]
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
-        pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=sites)
+        pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=sites)
         draws = self._run_located(lambda: pred(key, **kwargs))
         return {k: np.asarray(draws[k]) for k in sites if k in draws}
 

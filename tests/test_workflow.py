@@ -86,7 +86,8 @@ def test_predict_on_new_data_with_a_different_n(regression, tmp_path):
 def test_predict_refuses_a_change_of_latent_shape(schools):
     with pytest.raises(pplang.PplangError) as exc:
         schools.predict({"J": 3, "sigma": [1.0, 1.0, 1.0]})
-    assert exc.value.diagnostics[0].code == "fit-mismatch" and "(3,)" in exc.value.diagnostics[0].message
+    (d,) = exc.value.diagnostics  # theta, not also NumPyro's theta_decentered
+    assert d.code == "fit-mismatch" and d.message == '"theta" has shape (8,) in the fit but (3,) with the new data'
     # the same J with new measurement errors is fine: observed y is optional
     assert schools.predict({"J": 8, "sigma": [1.0] * 8})["y"].shape == (200, 8)
 
@@ -103,6 +104,7 @@ def test_netcdf_round_trip_has_every_group(schools, tmp_path):
     assert set(idata.groups()) == {"posterior", "posterior_predictive", "log_likelihood", "sample_stats", "prior",
                                    "prior_predictive", "observed_data", "constant_data"}
     post = idata.posterior
+    assert set(post.data_vars) == {"mu", "tau", "theta"} and set(idata.prior.data_vars) == {"mu", "tau", "theta"}
     assert post["theta"].dims == ("chain", "draw", "J") and list(post["J"].values) == list(range(1, 9))
     np.testing.assert_array_equal(post["theta"].values, schools.grouped_samples["theta"])
     assert {"diverging", "tree_depth", "energy"} <= set(idata.sample_stats.data_vars)
@@ -131,7 +133,7 @@ def test_csv_has_one_column_per_quantity(schools, tmp_path):
     lines = path.read_text().splitlines()
     header = lines[0].split(",")
     theta = [f"theta[{i}]" for i in range(1, 9)]
-    assert header == ["chain", "draw", "mu", "tau", *theta, *(f"theta_decentered[{i}]" for i in range(1, 9))]
+    assert header == ["chain", "draw", "mu", "tau", *theta]  # not NumPyro's theta_decentered
     assert len(lines) == 1 + 200
     table = np.loadtxt(path, delimiter=",", skiprows=1)
     np.testing.assert_array_equal(table[:, 0], np.repeat([0, 1], 100))
@@ -139,6 +141,40 @@ def test_csv_has_one_column_per_quantity(schools, tmp_path):
     # matrices are named row-major, 1-based
     cols = csv_columns({"posterior": {"m": np.zeros((1, 2, 2, 3))}})
     assert list(cols)[2:5] == ["m[1,1]", "m[1,2]", "m[1,3]"] and "m[2,3]" in cols
+
+
+def test_a_fit_read_back_predicts_as_the_fit_did(schools, tmp_path):
+    """The file holds the model's quantities only (theta, not NumPyro's theta_decentered): prediction
+    runs the model as written on them, and gives the same draws as the fit in memory."""
+    fit = load_fit(schools.save(tmp_path / "fit.nc"))
+    assert set(fit.samples) == {"mu", "tau", "theta"}
+    new = {"J": 8, "sigma": [2.0] * 8}
+    np.testing.assert_allclose(fit.predict(new)["y"], schools.predict(new, grouped=True)["y"], rtol=1e-5)
+    np.testing.assert_allclose(fit.predict(new)["y"].mean(axis=(0, 1)), schools.samples["theta"].mean(axis=0),
+                               atol=0.5)
+
+
+def test_nothing_a_user_reads_names_numpyro_auxiliary_sites(schools, tmp_path, capsys):
+    import arviz as az
+
+    from pplang.cli import main
+    from pplang.plots import default_vars, plot
+
+    model = schools.model
+    assert model.auxiliary_sites == {"theta_decentered": "theta"}
+    assert "theta_decentered" in schools.samples  # NumPyro's own draws keep it
+    prior = model.prior_predictive(EXAMPLES / "eight_schools.json", samples=5)
+    assert set(prior) == {"mu", "tau", "theta", "y"}
+    assert main(["prior", str(EXAMPLES / "eight_schools.ppl"), "--samples", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "Variable: theta\n" in out and "_decentered" not in out and "_pp" not in out
+    # a fit saved by an older pplang holds theta_decentered: plots still show the model's names only
+    draws = {k: v for k, v in schools.grouped_samples.items()}
+    old = az.from_dict(posterior=draws, attrs={"reparam": '{"theta": "noncentered"}'})
+    assert default_vars(old) == ["mu", "tau", "theta"]
+    with pytest.raises(pplang.PplangError) as exc:
+        plot(old, "trace", ["nope"], tmp_path / "x.png")
+    assert exc.value.diagnostics[0].help == "variables: mu, tau, theta"
 
 
 # ----------------------------------------------------------------------------- the command line
@@ -279,6 +315,7 @@ def test_ejected_program_gives_the_same_draws_as_pplang_run(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "theta" in r.stdout and "r_hat" in r.stdout  # the printed summary
+    assert "_decentered" not in r.stdout and "Number of divergences:" in r.stdout
     r = pplang_cli("run", EXAMPLES / "eight_schools.ppl", *settings, "-o", tmp_path / "run.nc")
     assert r.returncode == 0, r.stderr
     ejected = np.load(tmp_path / "draws.npz")
