@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .lower_numpyro import comment_text
 from .runtime import Model
 from .settings import CHAIN_METHODS, DEFAULTS
 from .spec import Role
@@ -65,7 +66,7 @@ def read_init(text):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Run NUTS on the model generated from {model_file}.")
+    p = argparse.ArgumentParser(description={description})
     p.add_argument("data", nargs="?" if DEFAULT_DATA else None, default=DEFAULT_DATA, help="JSON data file")
     p.add_argument("--chains", type=int, default={d.chains!r})
     p.add_argument("--warmup", type=int, default={d.warmup!r})
@@ -146,11 +147,14 @@ GENERATE_CALL = """
 
 def eject(model: Model, default_data: str | None = None) -> str:
     """The standalone program: ``model.python_source`` followed by data loading and an MCMC run.
-    ``default_data`` is the data file used when the program is run without one."""
+    ``default_data`` is the data file used when the program is run without one. File names are
+    free text: they reach the program only as string literals (``repr``) or escaped comments."""
     fields = {s.name: (s.type.elem, len(s.type.shape)) for s in model.spec.of_role(Role.DATA)}
     body = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in fields.items()) + "}"
     names = model.generated_names
-    program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=Path(model.path).name,
+    model_file = Path(model.path).name
+    program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=comment_text(model_file),
+                              description=repr(f"Run NUTS on the model generated from {model_file}."),
                               generated_call=GENERATE_CALL if names else "", d=DEFAULTS,
                               chain_methods=list(CHAIN_METHODS))
     if names:
