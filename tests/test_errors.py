@@ -13,28 +13,30 @@ from pplang.diagnostics import CATALOGUE, PplangError, render
 ERRORS = Path(__file__).parent / "errors"
 MARK = re.compile(r"#\s*(E|W):\s*(.*?)\s*\[([a-z-]+)\]\s*$")
 
-# codes whose trigger is not a model file, and the test that covers each
+# codes whose trigger is not a model file -> the test that triggers it ("module.test", or
+# "module.test[id]" for one case of a parametrised test). Checked: the test must exist, must not be
+# slow (so every run checks it), and fails when it did not produce the code (tests/conftest.py).
 COVERED_ELSEWHERE = {
     "missing-data": "test_cli.test_missing_data_field_points_at_the_declaration",
-    "data-type": "test_cli.test_bad_data_is_reported_before_sampling",
-    "data-shape": "test_cli.test_bad_data_is_reported_before_sampling",
-    "data-constraint": "test_cli.test_bad_data_is_reported_before_sampling",
+    "data-type": "test_cli.test_bad_data_is_reported_before_sampling[data-type]",
+    "data-shape": "test_cli.test_bad_data_is_reported_before_sampling[data-shape]",
+    "data-constraint": "test_cli.test_bad_data_is_reported_before_sampling[data-constraint]",
     "data-not-finite": "test_errors.test_non_finite_data",
     "data-file": "test_safety.test_data_files_are_parsed_as_json_only",
     "no-data-file": "test_errors.test_no_data_file",
     "file-not-found": "test_cli.test_missing_model_file",
-    "runtime-error": "test_errors.test_runtime_errors_point_at_the_model_line",
-    "divergent-transitions": "test_advice",
-    "funnel-reparam": "test_advice",
-    "high-rhat": "test_advice",
-    "low-ess": "test_advice",
-    "max-treedepth": "test_advice",
-    "low-ebfmi": "test_advice",
+    "runtime-error": "test_errors.test_library_errors_point_at_the_model_line",
+    "divergent-transitions": "test_advice.test_each_sampling_warning_on_draws_that_show_it",
+    "funnel-reparam": "test_advice.test_each_sampling_warning_on_draws_that_show_it",
+    "high-rhat": "test_advice.test_each_sampling_warning_on_draws_that_show_it",
+    "low-ess": "test_advice.test_each_sampling_warning_on_draws_that_show_it",
+    "max-treedepth": "test_advice.test_each_sampling_warning_on_draws_that_show_it",
+    "low-ebfmi": "test_advice.test_each_sampling_warning_on_draws_that_show_it",
     "fit-file": "test_workflow.test_predict_command",
     "fit-mismatch": "test_workflow.test_predict_refuses_a_change_of_latent_shape",
     "output-format": "test_workflow.test_bad_output_suffix_is_refused_before_sampling",
     "plot-error": "test_workflow.test_plot_errors_are_diagnostics",
-    "graphviz-missing": "test_workflow.test_graph_image_needs_graphviz",
+    "graphviz-missing": "test_workflow.test_graph_image_without_graphviz_is_a_diagnostic",
     "unused-elements": "test_typed_core.test_unread_parameter_elements_are_warned",
     "bad-setting": "test_settings.test_bad_settings_are_refused_before_the_model_is_read",
     "bad-init": "test_settings.test_initial_values_are_checked_against_the_model",
@@ -76,7 +78,23 @@ def test_error_file(path):
 def test_every_code_is_covered():
     in_files = {code for p in ERRORS.glob("*.ppl") for _, _, code, _ in expected(p)}
     missing = set(CATALOGUE) - in_files - set(COVERED_ELSEWHERE)
-    assert not missing, f"no error file covers: {sorted(missing)}"
+    assert not missing, f"no error file or test covers: {sorted(missing)}"
+    assert set(COVERED_ELSEWHERE) <= set(CATALOGUE), "COVERED_ELSEWHERE names codes the catalogue lacks"
+
+
+@pytest.mark.parametrize("code", sorted(COVERED_ELSEWHERE))
+def test_the_test_named_for_a_code_exists_and_runs_by_default(code):
+    """The map points at a real test that the default run (-m "not slow") includes; that the test
+    really produces the code is checked when it runs (the diagnostic_codes fixture)."""
+    import importlib
+
+    module, name = COVERED_ELSEWHERE[code].split(".", 1)
+    func = getattr(importlib.import_module(module), name.split("[")[0], None)
+    assert callable(func), f"{COVERED_ELSEWHERE[code]} does not exist"
+    assert "slow" not in {m.name for m in getattr(func, "pytestmark", [])}, f"{COVERED_ELSEWHERE[code]} is slow"
+    if "[" in name:
+        ids = {p.id for m in func.pytestmark if m.name == "parametrize" for p in m.args[1] if hasattr(p, "id")}
+        assert name.split("[")[1].rstrip("]") in ids, f"{COVERED_ELSEWHERE[code]}: no such case"
 
 
 def test_full_rendering_golden():

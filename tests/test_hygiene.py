@@ -30,6 +30,20 @@ def test_float64_is_scoped_to_the_run():
     assert model.prior_predictive(EXAMPLES / "linear_regression.json", samples=3)["alpha"].dtype == np.float32
 
 
+def test_a_test_may_switch_x64_on():
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def test_the_next_test_starts_with_x64_as_it_was():
+    """Runs after the test above (pytest keeps the file's order): conftest's autouse fixture put
+    the flag back."""
+    import jax
+
+    assert not jax.config.jax_enable_x64
+
+
 def _imports_assert_never_from_typing(path: Path) -> bool:
     return any(isinstance(node, ast.ImportFrom) and node.module == "typing"
                and any(a.name == "assert_never" for a in node.names) for node in ast.walk(ast.parse(path.read_text())))

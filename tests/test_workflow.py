@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import pplang
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, record_output
 from pplang.results import csv_columns, load_fit, sha256
 
 SMALL = dict(chains=2, warmup=100, samples=100)
@@ -22,8 +22,10 @@ SMALL = dict(chains=2, warmup=100, samples=100)
 
 def pplang_cli(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "pplang.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env=env, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "pplang.cli", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd or ROOT, env=env, timeout=300)
+    record_output(r.stderr)
+    return r
 
 
 def png_size(path):
@@ -259,6 +261,16 @@ def test_graph_dot_from_the_checked_ir():
     manual = pplang_cli("graph", EXAMPLES / "eight_schools_manual.ppl").stdout
     assert '"theta" [label="theta =", shape=ellipse, style=dashed]' in manual and '"theta_0" -> "theta"' in manual
     assert "noncentered" not in pplang_cli("graph", EXAMPLES / "eight_schools_centered.ppl").stdout
+
+
+def test_graph_image_without_graphviz_is_a_diagnostic(tmp_path, monkeypatch):
+    import pplang.graph
+
+    monkeypatch.setattr(pplang.graph.shutil, "which", lambda name: None)
+    with pytest.raises(pplang.PplangError) as exc:
+        pplang.graph.render("digraph m {}\n", tmp_path / "g.png")
+    d = exc.value.diagnostics[0]
+    assert d.code == "graphviz-missing" and "g.dot" in d.help and not (tmp_path / "g.png").exists()
 
 
 def test_graph_title_is_escaped():
