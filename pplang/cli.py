@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
 
     exp = sub.add_parser("explain", help="explain a diagnostic code")
     exp.add_argument("code")
+    for command in (p, *sub.choices.values()):  # before or after the command: pplang --debug run ...
+        command.add_argument("--debug", action="store_true", default=False if command is p else argparse.SUPPRESS,
+                             help="on an internal error, print Python's traceback")
     return p
 
 
@@ -261,9 +264,21 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
-        print(f"internal error: {type(exc).__name__}: {exc}\nThis is a bug in pplang; please report it "
-              "with the model and data that caused it.", file=sys.stderr)
-        return 2
+        return _internal_error(exc, args.debug)
+
+
+def _internal_error(exc: Exception, debug: bool) -> int:
+    """Report an exception pplang could not explain: a bug, exit status 2; ``--debug`` adds the traceback."""
+    import traceback
+
+    from .diagnostics import InternalError, exception_text
+
+    if debug:
+        traceback.print_exception(exc)
+    what = str(exc) if isinstance(exc, InternalError) else exception_text(exc)
+    print(f"internal error: {what}\nThis is a bug in pplang; please report it with the model and data that "
+          f"caused it{'' if debug else ' (run again with --debug to see the traceback)'}.", file=sys.stderr)
+    return 2
 
 
 def entry() -> None:

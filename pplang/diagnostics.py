@@ -278,6 +278,17 @@ class PplangError(Exception):
         return render_all(self.diagnostics, self.source, self.file, concise=True)
 
 
+class InternalError(Exception):
+    """An exception pplang cannot explain at a model statement: a bug in pplang. The message says
+    what was raised and where; ``__cause__`` is the original exception (``--debug`` prints it)."""
+
+
+def exception_text(exc: BaseException) -> str:
+    """``TypeError: the first line of its message``; the class name alone when it has none."""
+    msg = str(exc).strip().splitlines()
+    return type(exc).__name__ + (f": {msg[0]}" if msg and msg[0] != type(exc).__name__ else "")
+
+
 def error(code: str, message: str, span: Span = NO_SPAN, help: str | None = None) -> PplangError:
     """Shorthand for an error with a single diagnostic."""
     return PplangError([Diagnostic(code, message, span, help)])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .lower_numpyro import comment_text
 from .runtime import Model
 from .settings import CHAIN_METHODS, DEFAULTS
 from .spec import Role
@@ -27,11 +28,14 @@ import argparse
 import json
 
 import numpy as np
+from numpyro.diagnostics import print_summary
 from numpyro.infer import MCMC, NUTS, init_to_uniform, init_to_value
 
 # each declared data field: (base type, number of dimensions)
 DATA_FIELDS = {data_fields}
 DEFAULT_DATA = {default_data!r}
+# NumPyro's auxiliary sites (theta_decentered for a non-centred theta): sampled, not reported
+AUXILIARY = {{name + "_decentered" for name in reparam_config}}
 
 
 def load_data(path):
@@ -62,7 +66,7 @@ def read_init(text):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Run NUTS on the model generated from {model_file}.")
+    p = argparse.ArgumentParser(description={description})
     p.add_argument("data", nargs="?" if DEFAULT_DATA else None, default=DEFAULT_DATA, help="JSON data file")
     p.add_argument("--chains", type=int, default={d.chains!r})
     p.add_argument("--warmup", type=int, default={d.warmup!r})
@@ -108,8 +112,9 @@ def main(argv=None):
     mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
                 thinning=args.thin, chain_method=args.chain_method, progress_bar=False)
     mcmc.run(jax.random.PRNGKey(args.seed), **data)
-    mcmc.print_summary(exclude_deterministic=False)
-    draws = {{k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}}{generated_call}
+    draws = {{k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items() if k not in AUXILIARY}}
+    print_summary(draws, prob=0.9)
+    print(f"Number of divergences: {{int(np.sum(mcmc.get_extra_fields()['diverging']))}}"){generated_call}
     if args.save:
         np.savez(args.save, **draws)
 
@@ -123,7 +128,6 @@ GENERATE = '''
 
 # generated quantities: computed once per posterior draw after sampling, as pplang does
 GENERATED = {names!r}
-from numpyro.diagnostics import print_summary  # noqa: E402
 
 
 def generate(draws, data, seed):
@@ -143,11 +147,14 @@ GENERATE_CALL = """
 
 def eject(model: Model, default_data: str | None = None) -> str:
     """The standalone program: ``model.python_source`` followed by data loading and an MCMC run.
-    ``default_data`` is the data file used when the program is run without one."""
+    ``default_data`` is the data file used when the program is run without one. File names are
+    free text: they reach the program only as string literals (``repr``) or escaped comments."""
     fields = {s.name: (s.type.elem, len(s.type.shape)) for s in model.spec.of_role(Role.DATA)}
     body = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in fields.items()) + "}"
     names = model.generated_names
-    program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=Path(model.path).name,
+    model_file = Path(model.path).name
+    program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=comment_text(model_file),
+                              description=repr(f"Run NUTS on the model generated from {model_file}."),
                               generated_call=GENERATE_CALL if names else "", d=DEFAULTS,
                               chain_methods=list(CHAIN_METHODS))
     if names:

@@ -118,7 +118,7 @@ class _Graph:
                 assert_never(item)
 
     def dot(self, title: str) -> str:
-        out = [f"digraph {_quote(title)} {{", "  rankdir=TB;", '  node [fontname="Helvetica"];',
+        out = [f"digraph {_quote(_title(title))} {{", "  rankdir=TB;", '  node [fontname="Helvetica"];',
                '  graph [fontname="Helvetica"];']
         keys = sorted({self.where[n] for n in self.nodes if self.where[n]}, key=lambda k: (len(k), k))
         # a plate whose sizes extend another's is drawn inside it
@@ -147,6 +147,12 @@ class _Graph:
 
 def _quote(s: str) -> str:
     return '"' + s.replace('"', '\\"') + '"'
+
+
+def _title(text: str) -> str:
+    """Free text (the model's file name) as a DOT name: a backslash or a line break in a quoted
+    DOT string has no escaped form that is safe before the closing quote, so each becomes ``_``."""
+    return "".join(c if c.isprintable() and c != "\\" else "_" for c in text)
 
 
 def to_dot(spec: Spec, title: str = "model") -> str:

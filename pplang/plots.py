@@ -27,10 +27,16 @@ def _pyplot():
 
 
 def default_vars(idata) -> list[str]:
-    """The posterior's quantities as the model names them (NumPyro's ``*_decentered`` auxiliary
-    sites left out)."""
+    """The posterior's quantities as the model names them: NumPyro's ``theta_decentered``
+    auxiliary sites (which fits saved by older versions hold) and ``_pp*`` sites left out."""
+    import json
+
     names = list(idata.posterior.data_vars)
-    return [n for n in names if not (n.endswith("_decentered") and n.removesuffix("_decentered") in names)]
+    try:  # the reparameterised names, as the fit records them
+        aux = {f"{n}_decentered" for n in json.loads(idata.posterior.attrs["reparam"])}
+    except (KeyError, TypeError, ValueError):
+        aux = {n for n in names if n.endswith("_decentered") and n.removesuffix("_decentered") in names}
+    return [n for n in names if n not in aux and not n.startswith("_pp")]
 
 
 def plot(idata, kind: str = "trace", var_names: list[str] | None = None, output: str | Path = "plot.png") -> Path:
@@ -52,9 +58,9 @@ def plot(idata, kind: str = "trace", var_names: list[str] | None = None, output:
         _check_vars(var_names, names, "posterior_predictive")
         axes = az.plot_ppc(idata, var_names=var_names or names, num_pp_samples=100, random_seed=0)
     else:
-        names = list(idata.posterior.data_vars)
+        names = default_vars(idata)
         _check_vars(var_names, names, "posterior")
-        var_names = var_names or default_vars(idata)
+        var_names = var_names or names
         if kind == "trace":
             axes = az.plot_trace(idata, var_names=var_names, divergences="bottom", compact=True)
         elif kind == "rank":

@@ -19,10 +19,9 @@ import numpy as np
 
 from . import __version__, ir
 from .diagnostics import Diagnostic, PplangError
-from .runtime import Model, flat_names
+from .runtime import DECENTERED, Model, flat_names
 
 OUTPUT_SUFFIXES = (".nc", ".csv")
-DECENTERED = "_decentered"  # NumPyro's auxiliary site of a LocScaleReparam: theta -> theta_decentered
 
 
 def sha256(text: str) -> str:
@@ -80,17 +79,13 @@ class _Dims:
         return {d: np.arange(1, n + 1) for d, n in self.sizes.items()}
 
 
-def _public(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v) for k, v in arrays.items() if not k.startswith("_pp")}
-
-
 def posterior_to_arviz(post, *, predictive: bool = True, prior: dict | None = None):
     """The InferenceData of a :class:`~pplang.runtime.Posterior` (see ``Posterior.to_arviz``)."""
     import arviz as az
 
     model: Model = post.model
     names = _Dims(model)
-    posterior = {**_public(post.grouped_samples), **post.generated(grouped=True)}  # as Stan/ArviZ do
+    posterior = {**model.public(post.grouped_samples), **post.generated(grouped=True)}  # as Stan/ArviZ do
     observed = {k: np.asarray(post.data[k]) for k in model.observed if post.data.get(k) is not None}
     constant = {k: np.asarray(v) for k, v in post.data.items()
                 if k not in observed and v is not None and np.asarray(v).dtype.kind in "biuf"}
@@ -104,7 +99,7 @@ def posterior_to_arviz(post, *, predictive: bool = True, prior: dict | None = No
     if predictive:
         groups["posterior_predictive"] = post.predictive(grouped=True)
     if prior is not None:
-        groups["prior"] = {k: v[None] for k, v in _public(prior).items() if k not in model.observed}
+        groups["prior"] = {k: v[None] for k, v in model.public(prior).items() if k not in model.observed}
         groups["prior_predictive"] = {k: prior[k][None] for k in model.observed if k in prior}
     dims: dict[str, list[str]] = {}
     for group, arrays in groups.items():
@@ -155,7 +150,7 @@ def save_posterior(post, path: Path, *, predictive: bool = False, prior: dict | 
     if path.suffix.lower() == ".nc":
         write_netcdf(post.to_arviz(predictive=predictive, prior=prior), path)
     else:
-        columns = {"posterior": _public(post.grouped_samples), "generated": post.generated(grouped=True)}
+        columns = {"posterior": post.model.public(post.grouped_samples), "generated": post.generated(grouped=True)}
         if predictive:
             columns["posterior_predictive"] = post.predictive(grouped=True)
         write_csv(columns, path)

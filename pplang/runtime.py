@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -19,9 +20,11 @@ import numpy as np
 
 from . import ir
 from .spec import Role, Spec
-from .diagnostics import Diagnostic, PplangError
+from .diagnostics import Diagnostic, InternalError, PplangError, exception_text
 from .lower_numpyro import Lowered
 from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings  # noqa: F401 - CHAIN_METHODS re-exported
+
+DECENTERED = "_decentered"  # NumPyro's auxiliary site of a LocScaleReparam: theta -> theta_decentered
 # NUTS statistics kept per draw (ArviZ's sample_stats); collecting them does not change the draws
 EXTRA_FIELDS = ("diverging", "num_steps", "energy", "potential_energy", "accept_prob", "adapt_state.step_size")
 
@@ -176,6 +179,21 @@ def flat_names(name: str, shape: tuple[int, ...]) -> list[tuple[str, tuple[int, 
     return [(name + _fmt_index(idx), idx) for idx in np.ndindex(*shape)]
 
 
+def precision(float64: bool):
+    """A context in which JAX computes in double precision when ``float64``. Scoped: JAX's
+    process-wide ``jax_enable_x64`` flag is left as it was."""
+    import contextlib
+
+    if not float64:
+        return contextlib.nullcontext()
+    import jax
+
+    scoped = getattr(jax, "enable_x64", None)  # a configuration context in current JAX
+    if scoped is None:  # older JAX
+        from jax.experimental import enable_x64 as scoped
+    return scoped(True)
+
+
 def _flatten_chains(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v.reshape((-1,) + v.shape[2:]) for k, v in arrays.items()}
 
@@ -232,7 +250,8 @@ class Posterior:
         (chains * samples, ...) like :attr:`samples`, or (chains, samples, ...) when ``grouped``.
         The draws use ``jax.random.fold_in(jax.random.PRNGKey(seed), 1)``."""
         if self._predictive is None:
-            self._predictive = self.model.replicate(self.grouped_samples, self.data, seed=self.seed)
+            with self._precision():
+                self._predictive = self.model.replicate(self.grouped_samples, self.data, seed=self.seed)
         return self._predictive if grouped else _flatten_chains(self._predictive)
 
     def generated(self, *, grouped: bool = False) -> dict[str, np.ndarray]:
@@ -241,19 +260,26 @@ class Posterior:
         ...) when ``grouped``; empty when the model has none. ``~`` statements draw with the key
         ``jax.random.fold_in(jax.random.PRNGKey(seed), 2)``."""
         if self._generated is None:
-            self._generated = self.model.generate(self.grouped_samples, self.data, seed=self.seed)
+            with self._precision():
+                self._generated = self.model.generate(self.grouped_samples, self.data, seed=self.seed)
         return self._generated if grouped else _flatten_chains(self._generated)
 
     def log_likelihood(self) -> dict[str, np.ndarray]:
         """log p(y_i | draw) for every observation: name -> array (chains, samples, *obs shape)."""
-        return self.model.log_likelihood(self.grouped_samples, self.data)
+        with self._precision():
+            return self.model.log_likelihood(self.grouped_samples, self.data)
 
     def predict(self, data: dict | str | Path, *, seed: int | None = None, grouped: bool = False,
                 data_file: str | None = None) -> dict[str, np.ndarray]:
         """Predict on new data without refitting: see :meth:`Model.predict`."""
-        out = self.model.predict(self.grouped_samples, data, seed=self.seed if seed is None else seed,
-                                 data_file=data_file)
+        with self._precision():
+            out = self.model.predict(self.grouped_samples, data, seed=self.seed if seed is None else seed,
+                                     data_file=data_file)
         return out if grouped else _flatten_chains(out)
+
+    def _precision(self):
+        """Computations on the draws run in the precision they were sampled in."""
+        return precision(self.settings.float64)
 
     def sample_stats(self) -> dict[str, np.ndarray]:
         """NUTS's per-draw statistics, (chains, samples) each, with ArviZ's names."""
@@ -399,6 +425,24 @@ def format_summary(summary: dict) -> str:
 # ----------------------------------------------------------------------------- the model
 
 
+def _flat_prior_site(exc: BaseException) -> str | None:
+    """The name of the site whose flat prior raised ``exc``: NumPyro's ImproperUniform (a
+    ``param`` without a ``~`` statement) has a density but no sampler, so drawing from the prior
+    raises a bare NotImplementedError. None when ``exc`` is something else."""
+    if not isinstance(exc, NotImplementedError):
+        return None
+    from numpyro.distributions import ImproperUniform
+
+    frames = [frame for frame, _ in traceback.walk_tb(exc.__traceback__)]
+    if not frames or not isinstance(frames[-1].f_locals.get("self"), ImproperUniform):
+        return None
+    for frame in reversed(frames):  # numpyro.sample(name, fn): the innermost call that drew it
+        if (frame.f_globals.get("__name__") == "numpyro.primitives" and frame.f_code.co_name == "sample"
+                and isinstance(frame.f_locals.get("fn"), ImproperUniform)):
+            return str(frame.f_locals.get("name"))
+    return None
+
+
 def _without(spec: Spec, names: set[str]) -> Spec:
     """A view of ``spec`` whose data declarations exclude ``names`` (for prior predictive)."""
     import copy
@@ -458,6 +502,32 @@ class Model:
         return self._module()["reparam_config"]
 
     @property
+    def _as_written(self):
+        """The NumPyro model without its reparameterisation: ``theta`` is a sample site again, not
+        a deterministic function of ``theta_decentered``. The two define the same distribution;
+        runs on posterior draws (replicated data, prediction, log-likelihood, generated
+        quantities) use this one, so they need the draws of the model's own quantities only."""
+        from numpyro.handlers import reparam
+
+        model = self.numpyro_model
+        while isinstance(model, reparam):
+            model = model.fn
+        return model
+
+    @property
+    def auxiliary_sites(self) -> dict[str, str]:
+        """NumPyro's sample sites that are no quantity of the model -> the quantity they serve:
+        ``{"theta_decentered": "theta"}`` for each reparameterised ``theta`` (LocScaleReparam).
+        NumPyro's own draws (:attr:`Posterior.samples`) keep them; no summary, file, plot or message
+        shows them."""
+        return {f"{name}{DECENTERED}": name for name in self.reparam_config}
+
+    def public(self, arrays: dict) -> dict[str, np.ndarray]:
+        """``arrays`` without NumPyro's auxiliary sites and pplang's internal ``_pp*`` sites."""
+        hidden = self.auxiliary_sites
+        return {k: np.asarray(v) for k, v in arrays.items() if k not in hidden and not k.startswith("_pp")}
+
+    @property
     def reported(self) -> list[str]:
         """Quantities shown in summaries: parameters, latents and deterministics, in model order."""
         return self.spec.reported
@@ -481,23 +551,46 @@ class Model:
         return {**values, **derived}
 
     def _run_located(self, fn):
-        """Run ``fn``; an exception raised in generated code is reported at the .ppl line."""
+        """Run ``fn``; an exception raised in generated code is reported at the .ppl line that
+        produced that code. One that cannot be explained so is a bug: :class:`InternalError`."""
         try:
             return fn()
         except PplangError:
             raise
-        except Exception as exc:  # noqa: BLE001 - mapped to a located diagnostic
-            line = 0
-            for frame in traceback.extract_tb(exc.__traceback__):
-                if frame.filename == self._code_filename and frame.lineno and frame.lineno <= len(self._origins):
-                    line = self._origins[frame.lineno - 1] or line
-            if not line:
-                raise
-            text = self.source.splitlines()[line - 1]
-            span = ir.Span(line, 1, line, len(text) + 1)
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise PplangError([Diagnostic("runtime-error", f"{type(exc).__name__}: {msg}", span)],
-                              source=self.source, file=self.path) from None
+        except Exception as exc:  # noqa: BLE001 - mapped to a located diagnostic, else an internal error
+            line = self._model_line(exc)
+            diag = self._explain(exc, line)
+            if diag is None:
+                where = f" while running {self.path}:{line}" if line else ""
+                raise InternalError(f"{exception_text(exc)}{where}") from exc
+            raise PplangError([diag], source=self.source, file=self.path) from None
+
+    def _model_line(self, exc: BaseException) -> int:
+        """The .ppl line of the innermost generated-code frame in ``exc``'s traceback, or 0."""
+        line = 0
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename == self._code_filename and frame.lineno and frame.lineno <= len(self._origins):
+                line = self._origins[frame.lineno - 1] or line
+        return line
+
+    def _explain(self, exc: Exception, line: int) -> Diagnostic | None:
+        """A diagnostic at ``line`` that says what went wrong, or None when pplang cannot say."""
+        if not line:
+            return None
+        text = self.source.splitlines()[line - 1]
+        span = ir.Span(line, 1, line, len(text) + 1)
+        flat = _flat_prior_site(exc)
+        if flat is not None:
+            at = re.search(rf"\b{re.escape(flat)}\b", text)  # the name, as the improper-prior warning marks it
+            span = ir.Span(line, at.start() + 1, line, at.end() + 1) if at else span
+            return Diagnostic("improper-prior", f'parameter "{flat}" has no prior (its density is flat over its '
+                              "support), so it cannot be drawn from the prior", span,
+                              f"add a prior to draw from, e.g. `{flat} ~ Normal(0, 10)`; sampling the posterior "
+                              "(`pplang run` without --prior) works with the flat prior")
+        msg = str(exc).strip()
+        if not msg or msg == type(exc).__name__:  # a bare `assert` or `raise NotImplementedError` in a library
+            return None
+        return Diagnostic("runtime-error", f"{type(exc).__name__}: {msg.splitlines()[0]}", span)
 
     @property
     def observed(self) -> list[str]:
@@ -516,7 +609,11 @@ class Model:
         except PplangError as exc:
             exc.source, exc.file = exc.source or self.source, exc.file or self.path
             raise
-        derived = self._run_located(lambda: self._module()["transform_data"](**values, **{k: None for k in observed}))
+        # transform_data takes the declared data only: an observed derived quantity (`data z = log(y)`
+        # then `z ~ ...`) is computed there and replaced by None like the others
+        declared = {s.name for s in self.spec.of_role(Role.DATA)}
+        missing = {k: None for k in observed if k in declared}
+        derived = self._run_located(lambda: self._module()["transform_data"](**values, **missing))
         return {**values, **derived, **{k: None for k in observed}}
 
     def prior_predictive(self, data: dict | str | Path | None = None, *, samples: int = 1000, seed: int = 0,
@@ -524,26 +621,25 @@ class Model:
         """Draw every latent, deterministic and observed quantity from the prior: observed data is
         dropped (only sizes and covariates are used), as ``Predictive(model, num_samples)``."""
         import jax
-
-        if float64:
-            jax.config.update("jax_enable_x64", True)
         from numpyro.infer import Predictive
 
-        kwargs = self.predictive_data(data, data_file)
-        draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
-            jax.random.PRNGKey(seed), **kwargs))
-        return {k: np.asarray(v) for k, v in draws.items() if not k.startswith("_pp")}
+        with precision(float64):
+            kwargs = self.predictive_data(data, data_file)
+            draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
+                jax.random.PRNGKey(seed), **kwargs))
+        return self.public(draws)
 
-    def latent_shapes(self, kwargs: dict) -> dict[str, tuple[int, ...]]:
-        """The shape of every latent sample site (``theta``, ``theta_decentered``) given the
-        model's kwargs: one trace at NUTS's kind of initial values."""
+    def latent_shapes(self, kwargs: dict, *, as_written: bool = False) -> dict[str, tuple[int, ...]]:
+        """The shape of every latent sample site given the model's kwargs: one trace at NUTS's kind
+        of initial values. The sites NUTS samples (``theta_decentered`` for a non-centred
+        ``theta``), or with ``as_written`` those of the model as written (``theta``)."""
         import jax
         from numpyro import handlers
         from numpyro.infer.initialization import init_to_uniform
 
         # values in each site's support, as NUTS's initialisation draws them: works for flat priors
-        model = handlers.substitute(handlers.seed(self.numpyro_model, jax.random.PRNGKey(0)),
-                                    substitute_fn=init_to_uniform)
+        model = handlers.substitute(handlers.seed(self._as_written if as_written else self.numpyro_model,
+                                                  jax.random.PRNGKey(0)), substitute_fn=init_to_uniform)
         tr = self._run_located(lambda: handlers.trace(model).get_trace(**kwargs))
         return {k: tuple(np.shape(s["value"])) for k, s in tr.items()
                 if s["type"] == "sample" and not s.get("is_observed") and not k.startswith("_pp")
@@ -553,23 +649,25 @@ class Model:
         """The draws of the latent sample sites only (deterministic quantities are recomputed),
         checked against the shapes the model has with ``kwargs``; ``samples`` has two leading
         (chain, draw) axes."""
-        errors = []
+        aux = self.auxiliary_sites
+        errors: dict[str, Diagnostic] = {}
         out = {}
-        for name, shape in self.latent_shapes(kwargs).items():
-            if name not in samples:
-                errors.append(Diagnostic("fit-mismatch", f'the fit has no draws of "{name}"',
-                                         help="was the fit made with this model?"))
+        for site, shape in self.latent_shapes(kwargs, as_written=True).items():
+            name = aux.get(site, site)  # messages name the model's quantity, never NumPyro's site
+            if site not in samples:
+                errors.setdefault(name, Diagnostic("fit-mismatch", f'the fit has no draws of "{name}"',
+                                                   help="was the fit made with this model?"))
                 continue
-            have = tuple(np.shape(samples[name])[2:])
+            have = tuple(np.shape(samples[site])[2:])
             if have != shape:
-                errors.append(Diagnostic(
+                errors.setdefault(name, Diagnostic(
                     "fit-mismatch", f'"{name}" has shape {have} in the fit but {shape} with the new data',
                     help="prediction reuses the fitted parameters, so the sizes that shape them must not "
                          "change; only the sizes of observations and covariates may"))
                 continue
-            out[name] = samples[name]
+            out[site] = samples[site]
         if errors:
-            raise PplangError(errors, source=self.source, file=self.path)
+            raise PplangError(list(errors.values()), source=self.source, file=self.path)
         return out
 
     def _check_replicable(self) -> None:
@@ -609,7 +707,7 @@ class Model:
         kwargs = {**data, **{k: None for k in self.observed}}
         latents = self._latents(samples, kwargs)
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
-        pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=self.observed)
+        pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=self.observed)
         draws = self._run_located(lambda: pred(key, **kwargs))
         return {k: np.asarray(draws[k]) for k in self.observed if k in draws}
 
@@ -628,7 +726,7 @@ class Model:
 
         latents = self._latents(samples, data)
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
-        pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=names)
+        pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=names)
         draws = self._run_located(lambda: pred(key, **data, **{GENERATE_FLAG: True}))
         return {k: np.asarray(draws[k]) for k in names if k in draws}
 
@@ -638,7 +736,7 @@ class Model:
         from numpyro.infer import log_likelihood
 
         latents = self._latents(samples, data)
-        ll = self._run_located(lambda: log_likelihood(self.numpyro_model, latents, batch_ndims=2, **data))
+        ll = self._run_located(lambda: log_likelihood(self._as_written, latents, batch_ndims=2, **data))
         return {k: np.asarray(v) for k, v in ll.items() if not k.startswith("_pp")}
 
     def predict(self, samples: dict[str, np.ndarray], data: dict | str | Path, *, seed: int = 0,
@@ -655,7 +753,7 @@ class Model:
         latents = self._latents(samples, kwargs)
         sites = self.observed + [s.name for s in self.spec.of_role(Role.DETERMINISTIC)]
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
-        pred = Predictive(self.numpyro_model, posterior_samples=latents, batch_ndims=2, return_sites=sites)
+        pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=sites)
         draws = self._run_located(lambda: pred(key, **kwargs))
         return {k: np.asarray(draws[k]) for k in sites if k in draws}
 
@@ -681,9 +779,6 @@ class Model:
         timing: dict[str, float] = {}
         t0 = time.perf_counter()
         import jax
-
-        if float64:
-            jax.config.update("jax_enable_x64", True)
         from numpyro.infer import MCMC, NUTS, init_to_value
 
         from .inits import check_init, read_init
@@ -692,19 +787,20 @@ class Model:
         if cache:
             enable_persistent_cache()
         timing["import_s"] = time.perf_counter() - t0
-        kwargs = self.prepare_data(data, data_file)
-        if isinstance(init, (str, Path)):
-            init = read_init(str(init))
-        init_values = check_init(self, init, kwargs) if init else None
-        strategy = {"init_strategy": init_to_value(values=init_values)} if init_values else {}
-        kernel = NUTS(self.numpyro_model, target_accept_prob=target_accept, dense_mass=dense_mass,
-                      max_tree_depth=max_tree_depth, **strategy)
-        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
-                    chain_method=chain_method, progress_bar=progress_bar)
-        t1 = time.perf_counter()
-        with JitClock() as clock:
-            self._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs))
-            jax.block_until_ready(mcmc.get_samples())
+        with precision(float64):
+            kwargs = self.prepare_data(data, data_file)
+            if isinstance(init, (str, Path)):
+                init = read_init(str(init))
+            init_values = check_init(self, init, kwargs) if init else None
+            strategy = {"init_strategy": init_to_value(values=init_values)} if init_values else {}
+            kernel = NUTS(self.numpyro_model, target_accept_prob=target_accept, dense_mass=dense_mass,
+                          max_tree_depth=max_tree_depth, **strategy)
+            mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
+                        chain_method=chain_method, progress_bar=progress_bar)
+            t1 = time.perf_counter()
+            with JitClock() as clock:
+                self._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs))
+                jax.block_until_ready(mcmc.get_samples())
         run_s = time.perf_counter() - t1
         timing["jit_s"] = clock.compile_s
         timing["sample_s"] = run_s - clock.compile_s

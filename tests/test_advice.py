@@ -61,3 +61,55 @@ def test_divergence_advice_names_the_flag_one_step_up():
     assert "--target-accept 0.99" in helped(0.95)
     assert "--target-accept 0.999" in helped(0.99)
     assert "already 0.999" in helped(0.999)
+
+
+class _Draws:
+    """What sampling_diagnostics reads of a Posterior, from arrays (chains, draws, ...); the
+    summary numbers by Posterior's own method."""
+
+    def __init__(self, model, samples, extra, max_tree_depth=10):
+        from types import SimpleNamespace
+
+        from pplang.settings import DEFAULTS
+
+        self.reported, self.num_chains, self.settings = model.reported, len(samples["mu"]), DEFAULTS
+        self.model, self._statistics, self.grouped_samples = None, None, dict(samples)
+        self.mcmc = SimpleNamespace(get_samples=lambda group_by_chain: samples,
+                                    get_extra_fields=lambda group_by_chain: extra,
+                                    sampler=SimpleNamespace(_max_tree_depth=max_tree_depth))
+
+    def statistics(self):
+        from pplang.runtime import Posterior
+
+        return Posterior.statistics(self)
+
+
+def _healthy(rng, chains=4, draws=1000):
+    samples = {"mu": rng.normal(size=(chains, draws)), "tau": rng.gamma(4.0, size=(chains, draws)),
+               "theta": rng.normal(size=(chains, draws, 8))}
+    extra = {"diverging": np.zeros((chains, draws), bool), "num_steps": np.full((chains, draws), 7),
+             "energy": rng.normal(size=(chains, draws))}
+    return samples, extra
+
+
+def test_each_sampling_warning_on_draws_that_show_it():
+    centered = pplang.load(EXAMPLES / "eight_schools_centered.ppl")
+    rng = np.random.default_rng(0)
+    samples, extra = _healthy(rng)
+    assert sampling_diagnostics(centered, _Draws(centered, samples, extra)) == []
+
+    samples["mu"] = samples["mu"] + 3 * np.arange(4)[:, None]  # the chains disagree about mu
+    extra["diverging"][:, :25] = True  # 100 divergences, all where tau is smallest
+    samples["tau"][:, :25] = 0.01
+    extra["num_steps"][0, :5] = 2 ** 10 - 1  # five trajectories at the depth limit
+    extra["energy"][1] = np.cumsum(rng.normal(size=1000))  # chain 2: energy wanders (E-BFMI ~ 0)
+    got = {d.code: d for d in sampling_diagnostics(centered, _Draws(centered, samples, extra))}
+    assert set(got) == {"divergent-transitions", "funnel-reparam", "high-rhat", "low-ess", "max-treedepth",
+                        "low-ebfmi"}
+    assert got["divergent-transitions"].message.startswith("100 of 4000 transitions diverged")
+    assert got["funnel-reparam"].span.line == 8 and "100% of the divergent transitions have tau" in \
+        got["funnel-reparam"].message
+    assert "(worst: mu " in got["high-rhat"].message and "mu" in got["low-ess"].message
+    assert got["max-treedepth"].message.startswith("5 of 4000 transitions hit the maximum tree depth (10)")
+    assert "chain 2:" in got["low-ebfmi"].message and "chain 1:" not in got["low-ebfmi"].message
+    assert all(d.severity == "warning" for d in got.values())

@@ -8,13 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, record_output
 
 
 def pplang(*args, cwd=None, input=None):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "pplang.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env=env, input=input, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "pplang.cli", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd or ROOT, env=env, input=input, timeout=300)
+    record_output(r.stderr)
+    return r
 
 
 def test_version_and_help():
@@ -124,9 +126,10 @@ def test_missing_data_field_points_at_the_declaration(tmp_path):
 
 
 @pytest.mark.parametrize("data,code,text", [
-    ({"J": 8, "y": [1.0] * 7, "sigma": [1.0] * 8}, "data-shape", "shape (8)"),
-    ({"J": 8, "y": [1.0] * 8, "sigma": [1.0] * 7 + [-1.0]}, "data-constraint", "sigma[8]"),
-    ({"J": 8.5, "y": [1.0] * 8, "sigma": [1.0] * 8}, "data-type", "not a whole number"),
+    pytest.param({"J": 8, "y": [1.0] * 7, "sigma": [1.0] * 8}, "data-shape", "shape (8)", id="data-shape"),
+    pytest.param({"J": 8, "y": [1.0] * 8, "sigma": [1.0] * 7 + [-1.0]}, "data-constraint", "sigma[8]",
+                 id="data-constraint"),
+    pytest.param({"J": 8.5, "y": [1.0] * 8, "sigma": [1.0] * 8}, "data-type", "not a whole number", id="data-type"),
 ])
 def test_bad_data_is_reported_before_sampling(tmp_path, data, code, text):
     f = tmp_path / "d.json"

@@ -13,12 +13,10 @@ from pplang import PplangError
 
 @pytest.fixture(autouse=True)
 def x64():
-    import jax
+    from pplang.runtime import precision
 
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", before)
+    with precision(float64=True):  # scoped: JAX's process-wide flag is left alone
+        yield
 
 
 def log_joint(src: str, data: dict, values: dict) -> tuple[pplang.Model, float]:

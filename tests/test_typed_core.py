@@ -21,12 +21,10 @@ from pplang.spec import Method, Role
 
 @pytest.fixture
 def x64():
-    import jax
+    from pplang.runtime import precision
 
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", before)
+    with precision(float64=True):  # scoped: JAX's process-wide flag is left alone
+        yield
 
 
 def trace(model, data, values=None):

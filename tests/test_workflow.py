@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import pplang
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, record_output
 from pplang.results import csv_columns, load_fit, sha256
 
 SMALL = dict(chains=2, warmup=100, samples=100)
@@ -22,8 +22,10 @@ SMALL = dict(chains=2, warmup=100, samples=100)
 
 def pplang_cli(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "pplang.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env=env, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "pplang.cli", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd or ROOT, env=env, timeout=300)
+    record_output(r.stderr)
+    return r
 
 
 def png_size(path):
@@ -86,7 +88,8 @@ def test_predict_on_new_data_with_a_different_n(regression, tmp_path):
 def test_predict_refuses_a_change_of_latent_shape(schools):
     with pytest.raises(pplang.PplangError) as exc:
         schools.predict({"J": 3, "sigma": [1.0, 1.0, 1.0]})
-    assert exc.value.diagnostics[0].code == "fit-mismatch" and "(3,)" in exc.value.diagnostics[0].message
+    (d,) = exc.value.diagnostics  # theta, not also NumPyro's theta_decentered
+    assert d.code == "fit-mismatch" and d.message == '"theta" has shape (8,) in the fit but (3,) with the new data'
     # the same J with new measurement errors is fine: observed y is optional
     assert schools.predict({"J": 8, "sigma": [1.0] * 8})["y"].shape == (200, 8)
 
@@ -103,6 +106,7 @@ def test_netcdf_round_trip_has_every_group(schools, tmp_path):
     assert set(idata.groups()) == {"posterior", "posterior_predictive", "log_likelihood", "sample_stats", "prior",
                                    "prior_predictive", "observed_data", "constant_data"}
     post = idata.posterior
+    assert set(post.data_vars) == {"mu", "tau", "theta"} and set(idata.prior.data_vars) == {"mu", "tau", "theta"}
     assert post["theta"].dims == ("chain", "draw", "J") and list(post["J"].values) == list(range(1, 9))
     np.testing.assert_array_equal(post["theta"].values, schools.grouped_samples["theta"])
     assert {"diverging", "tree_depth", "energy"} <= set(idata.sample_stats.data_vars)
@@ -131,7 +135,7 @@ def test_csv_has_one_column_per_quantity(schools, tmp_path):
     lines = path.read_text().splitlines()
     header = lines[0].split(",")
     theta = [f"theta[{i}]" for i in range(1, 9)]
-    assert header == ["chain", "draw", "mu", "tau", *theta, *(f"theta_decentered[{i}]" for i in range(1, 9))]
+    assert header == ["chain", "draw", "mu", "tau", *theta]  # not NumPyro's theta_decentered
     assert len(lines) == 1 + 200
     table = np.loadtxt(path, delimiter=",", skiprows=1)
     np.testing.assert_array_equal(table[:, 0], np.repeat([0, 1], 100))
@@ -139,6 +143,40 @@ def test_csv_has_one_column_per_quantity(schools, tmp_path):
     # matrices are named row-major, 1-based
     cols = csv_columns({"posterior": {"m": np.zeros((1, 2, 2, 3))}})
     assert list(cols)[2:5] == ["m[1,1]", "m[1,2]", "m[1,3]"] and "m[2,3]" in cols
+
+
+def test_a_fit_read_back_predicts_as_the_fit_did(schools, tmp_path):
+    """The file holds the model's quantities only (theta, not NumPyro's theta_decentered): prediction
+    runs the model as written on them, and gives the same draws as the fit in memory."""
+    fit = load_fit(schools.save(tmp_path / "fit.nc"))
+    assert set(fit.samples) == {"mu", "tau", "theta"}
+    new = {"J": 8, "sigma": [2.0] * 8}
+    np.testing.assert_allclose(fit.predict(new)["y"], schools.predict(new, grouped=True)["y"], rtol=1e-5)
+    np.testing.assert_allclose(fit.predict(new)["y"].mean(axis=(0, 1)), schools.samples["theta"].mean(axis=0),
+                               atol=0.5)
+
+
+def test_nothing_a_user_reads_names_numpyro_auxiliary_sites(schools, tmp_path, capsys):
+    import arviz as az
+
+    from pplang.cli import main
+    from pplang.plots import default_vars, plot
+
+    model = schools.model
+    assert model.auxiliary_sites == {"theta_decentered": "theta"}
+    assert "theta_decentered" in schools.samples  # NumPyro's own draws keep it
+    prior = model.prior_predictive(EXAMPLES / "eight_schools.json", samples=5)
+    assert set(prior) == {"mu", "tau", "theta", "y"}
+    assert main(["prior", str(EXAMPLES / "eight_schools.ppl"), "--samples", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "Variable: theta\n" in out and "_decentered" not in out and "_pp" not in out
+    # a fit saved by an older pplang holds theta_decentered: plots still show the model's names only
+    draws = {k: v for k, v in schools.grouped_samples.items()}
+    old = az.from_dict(posterior=draws, attrs={"reparam": '{"theta": "noncentered"}'})
+    assert default_vars(old) == ["mu", "tau", "theta"]
+    with pytest.raises(pplang.PplangError) as exc:
+        plot(old, "trace", ["nope"], tmp_path / "x.png")
+    assert exc.value.diagnostics[0].help == "variables: mu, tau, theta"
 
 
 # ----------------------------------------------------------------------------- the command line
@@ -225,6 +263,23 @@ def test_graph_dot_from_the_checked_ir():
     assert "noncentered" not in pplang_cli("graph", EXAMPLES / "eight_schools_centered.ppl").stdout
 
 
+def test_graph_image_without_graphviz_is_a_diagnostic(tmp_path, monkeypatch):
+    import pplang.graph
+
+    monkeypatch.setattr(pplang.graph.shutil, "which", lambda name: None)
+    with pytest.raises(pplang.PplangError) as exc:
+        pplang.graph.render("digraph m {}\n", tmp_path / "g.png")
+    d = exc.value.diagnostics[0]
+    assert d.code == "graphviz-missing" and "g.dot" in d.help and not (tmp_path / "g.png").exists()
+
+
+def test_graph_title_is_escaped():
+    from pplang.graph import to_dot
+
+    dot = to_dot(pplang.compile("mu ~ Normal(0, 1)\n").checked, 'a"b\\\nc')
+    assert dot.splitlines()[0] == 'digraph "a\\"b__c" {'
+
+
 def test_graph_image_needs_graphviz(tmp_path):
     r = pplang_cli("graph", EXAMPLES / "eight_schools.ppl", "-o", tmp_path / "g.svg")
     if shutil.which("dot") is None:
@@ -247,6 +302,29 @@ def test_graph_and_check_do_not_import_jax_and_run_does_not_import_arviz(tmp_pat
 
 
 # ----------------------------------------------------------------------------- eject
+
+
+def test_ejected_program_takes_file_names_as_literals(tmp_path, capsys):
+    """A model or data file name is free text: a quote or a line break in it neither breaks the
+    program nor becomes code."""
+    from pplang.cli import main
+
+    model = tmp_path / 'my "schools"\nimport os; os.system("touch PWNED").ppl'
+    data = tmp_path / 'da"ta\nexit(3).json'
+    model.write_text((EXAMPLES / "eight_schools.ppl").read_text())
+    data.write_text((EXAMPLES / "eight_schools.json").read_text())
+    out = tmp_path / "prog.py"
+    assert main(["compile", str(model), "--data", str(data), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert not any(line.startswith(("import os", "exit(3)")) for line in text.splitlines())
+    assert '# Generated by pplang from my "schools"\\nimport os;' in text
+    namespace = {"__name__": "ejected"}
+    exec(compile(text, str(out), "exec"), namespace)
+    assert namespace["DEFAULT_DATA"] == str(data)
+    assert set(namespace["load_data"](namespace["DEFAULT_DATA"])) == {"J", "y", "sigma"}
+    namespace["main"](["--chains", "1", "--warmup", "10", "--samples", "10", "--save", str(tmp_path / "d.npz")])
+    assert set(np.load(tmp_path / "d.npz").files) == {"mu", "tau", "theta"}
+    assert not (tmp_path / "PWNED").exists() and not (ROOT / "PWNED").exists()
 
 
 def test_ejected_data_loading_matches_prepare_data():
@@ -279,6 +357,7 @@ def test_ejected_program_gives_the_same_draws_as_pplang_run(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "theta" in r.stdout and "r_hat" in r.stdout  # the printed summary
+    assert "_decentered" not in r.stdout and "Number of divergences:" in r.stdout
     r = pplang_cli("run", EXAMPLES / "eight_schools.ppl", *settings, "-o", tmp_path / "run.nc")
     assert r.returncode == 0, r.stderr
     ejected = np.load(tmp_path / "draws.npz")
