@@ -34,11 +34,9 @@ VALUES = {
 }
 VECTOR = {("MultivariateNormal", "loc"): np.zeros(2), ("MultivariateNormalCholesky", "loc"): np.zeros(2),
           ("Dirichlet", "concentration"): np.ones(2)}
-# found by these tests, reported to the typed-core refactor: NumPyro's BinomialProbs/BinomialLogits have the
-# support integer_interval(0, total_count) and the positional order (probs|logits, total_count), so the
-# registry's `Binomial(n, p)` renders as BinomialProbs(probs=n, total_count=p)
-BINOMIAL = "registry row disagrees with NumPyro's Binomial{Probs,Logits}: needs a fix in distributions.py"
-WRONG = {"Binomial": BINOMIAL, "BinomialLogit": BINOMIAL}
+# found by these tests: NumPyro's BinomialProbs/BinomialLogits take (probs|logits, total_count) positionally
+# and have the support integer_interval(0, total_count); the rows render Stan's Binomial(n, p) by keyword
+WRONG: dict[str, str] = {}
 
 
 def _rows(wrong):
@@ -77,7 +75,6 @@ def test_positional_rows_follow_numpyros_order(row):
     assert params[: len(row.params)] == list(row.numpyro_params)
 
 
-@pytest.mark.xfail(strict=True, reason=BINOMIAL)
 def test_binomial_density_is_the_binomial_pmf():
     """What the Binomial row's positional order does to a model: `k ~ Binomial(10, 0.3)`."""
     from numpyro.infer.util import log_density
