@@ -16,7 +16,7 @@ import numpy as np
 
 from . import ir
 from .diagnostics import Diagnostic
-from .spec import IndexUse, Role, Spec, expr_text
+from .spec import IndexUse, Loop, Role, Spec, expr_text
 
 
 class _NotKnown(Exception):
@@ -132,3 +132,26 @@ def _unread_elements(spec: Spec, used, size_of) -> list[Diagnostic]:
                 sym.span, f"give {sym.name} the size of what indexes it, e.g. `param {sym.name}: real[G]` when "
                 f"{expr_text(u.index)} takes the values 1..G", severity="warning"))
     return warnings
+
+
+def check_plate_sizes(spec: Spec, size_of) -> list[Diagnostic]:
+    """Every plate needs at least one element (NumPyro's plates cannot be empty): a size that is 0
+    with this data is reported at the first statement that uses it."""
+    errors, seen = [], set()
+    items = [*spec.derived, *spec.items, *spec.generated]
+    for item in items:
+        plates = getattr(item, "plates", ()) if not isinstance(item, Loop) else tuple(
+            p for b in item.body for p in b.plates)
+        for p in plates:
+            try:
+                n = int(size_of(p.size))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if n < 1 and p.size not in seen:
+                seen.add(p.size)
+                errors.append(Diagnostic(
+                    "data-shape", f"{expr_text(p.size)} is {n} with this data, so the index {p.index} of this statement "
+                    "has no values", item.span, "pplang needs at least one element in every index set: remove the "
+                    "statement for this data set, or give the size a lower bound (`int<lower=1>`)"))
+    return errors
+

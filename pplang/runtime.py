@@ -155,9 +155,10 @@ def prepare_data(spec: Spec, raw: dict, data_file: str | None = None) -> tuple[d
                 errors.append(Diagnostic("shape-mismatch", f"sizes differ with this data: {a} vs {b} ({chk.what})",
                                          chk.span))
     if not errors:
-        from .datacheck import check_index_uses
+        from .datacheck import check_index_uses, check_plate_sizes
 
-        bad_index, unread = check_index_uses(spec, values, lambda e: const_eval(e, values))
+        errors += check_plate_sizes(spec, lambda e: const_eval(e, values))
+        bad_index, unread = check_index_uses(spec, values, lambda e: const_eval(e, values)) if not errors else ([], [])
         errors += bad_index
         warnings += unread
     declared = {s.name for s in spec.of_role(Role.DATA)}

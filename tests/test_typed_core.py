@@ -257,3 +257,12 @@ def test_too_many_plates_is_a_located_error():
     with pytest.raises(PplangError) as exc:
         pplang.compile(f"data N: int\nparam a: real[{', '.join(['N'] * 40)}]\na[{idx}] ~ Normal(0, 1)\n")
     assert exc.value.diagnostics[0].code == "unsupported" and exc.value.diagnostics[0].span.line == 3
+
+
+def test_an_empty_index_set_is_a_data_error():
+    """A size of 0 reached NumPyro as `AssertionError: size of plate should be positive`."""
+    model = pplang.compile("data J: int\ndata y: real[J]\nmu ~ Normal(0, 1)\ny[j] ~ Normal(mu, 1)\n")
+    with pytest.raises(PplangError) as exc:
+        model.prepare_data({"J": 0, "y": []})
+    (d,) = exc.value.diagnostics
+    assert d.code == "data-shape" and d.span.line == 4 and "J is 0" in d.message
