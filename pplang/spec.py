@@ -406,7 +406,8 @@ def _item_lines(item: Item) -> list[str]:
     match item:
         case Site():
             at = f"[{', '.join(_expr_text(e.node) for e in item.element)}]" if item.element else ""
-            lines = [f"site {item.name}{at} ({item.role.value}) ~ {item.dist.name} line {item.span.line}",
+            role = "observed" if item.observed else item.role.value
+            lines = [f"site {item.name}{at} ({role}) ~ {item.dist.name} line {item.span.line}",
                      f"  type: {type_text(item.type)}", f"  plates: {_plates_text(item.plates)}",
                      f"  method: {item.method.value}; reparam: {_ann_text(item.reparam)}"]
             lines += [f"  arg {p} = {_texpr_text(e)}" for p, e in item.args]
