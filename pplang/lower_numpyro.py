@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from . import ir
 from ._compat import assert_never
-from .distributions import REGISTRY
-from .functions import FUNCTIONS
+from .distributions import HELPERS, REGISTRY
+from .functions import resolve
 from .spec import (Definition, Factor, FlatParam, InitElement, Loop, Method, Plate, Role, Site, Spec, TExpr,
                    Type)
 
@@ -167,6 +167,14 @@ class ExprLowering:
             code = f"{code}[..., {', '.join(['None'] * (rank - te.type.rank))}]"
         return code
 
+    def batch_aligned(self, te: TExpr, event: int, rank: int) -> str:
+        """``te`` (``event`` trailing event dims) with unit axes before its event dims, so that a
+        per-plate value broadcasts against arguments with ``rank`` batch dims."""
+        code, missing = self(te), rank - (te.type.rank - event)
+        if te.type.plates and missing > 0:
+            code = f"jnp.expand_dims({code}, {_tuple([str(-event - k) for k in range(missing, 0, -1)])})"
+        return code
+
     def matmul(self, te: TExpr) -> str:
         """``a @ b``; a vector operand that varies along plates is a batch of vectors, so it gets
         an explicit matrix axis (``A @ z[j]`` is one product per j)."""
@@ -273,7 +281,10 @@ class ExprLowering:
         return f"({self(ti)} - 1)"
 
     def call(self, te: TExpr) -> str:
-        info = FUNCTIONS[te.node.func]
+        info = resolve(te.node.func, [a.type.rank for a in te.args])
+        if info.kind == "density":  # a per-plate argument gets unit axes for the batch dims it lacks
+            args = [self.batch_aligned(a, r, te.type.rank) for a, r in zip(te.args, info.ranks)]
+            return info.template.format(*args)
         if info.kind == "reduce":
             rank = te.args[0].type.rank
             axes = "-1" if rank == 1 else "(" + ", ".join(str(-k) for k in range(rank, 0, -1)) + ")"
@@ -305,6 +316,7 @@ class _Lowering:
             w.line(imp)
         w.line()
         w.line()
+        helpers_at = len(w.lines)
         self.transform_data()
         w.line()
         w.line()
@@ -312,7 +324,15 @@ class _Lowering:
         w.line()
         w.line()
         self.reparam()
+        self.helpers(helpers_at)
         return w.source()
+
+    def helpers(self, at: int) -> None:
+        """Insert the definitions (``HELPERS``) the generated code uses, after the imports."""
+        used = [h for h in HELPERS if any(f"{h}(" in line for line in self.w.lines)]
+        lines = [line for h in used for line in HELPERS[h].splitlines() + ["", ""]]
+        self.w.lines[at:at] = lines
+        self.w.origins[at:at] = [0] * len(lines)
 
     def signature(self, names: list[str], optional: set[str], flag: bool = False) -> str:
         if all(pyname(n) == n for n in names):
@@ -469,17 +489,8 @@ class _Lowering:
         return f"dist.ImproperUniform({self.constraint(t)}, (), {_tuple([size(d) for d in t.shape])})"
 
     def dist(self, site: Site, lower: ExprLowering) -> str:
-        info = site.dist
-        args = {p: lower(te) for p, te in site.args}
-        for p, (np_name, template) in info.transform_map.items():
-            if p in args:
-                args[np_name] = template.format(args.pop(p))
-        names = [info.numpyro_name(p) for p in info.params if p in dict(site.args)]
-        if info.positional and names == list(info.numpyro_params[: len(names)]):
-            parts = [args[n] for n in names]
-        else:
-            parts = [f"{n}={args[n]}" for n in names]
-        code = f"dist.{info.numpyro}({', '.join(parts)})"
+        value = pyname(site.name) if site.observed else None
+        code = site.dist.constructor({p: lower(te) for p, te in site.args}, value)
         if site.truncation is not None:
             code = self.truncated(code, *site.truncation, lower)
         return code

@@ -12,7 +12,7 @@ import math
 from .. import ir
 from .._compat import assert_never
 from ..distributions import REGISTRY
-from ..functions import FUNCTIONS
+from ..functions import FUNCTIONS, arities, forms, resolve, unknown_hint
 from ..spec import IndexUse, Role, TExpr, VType
 from .context import Context, names_in, suggest
 
@@ -242,7 +242,7 @@ def _range(ctx: Context, r: ir.Range) -> TExpr | None:
 def _call(ctx: Context, e: ir.Call) -> TExpr | None:
     info = FUNCTIONS.get(e.func)
     if info is None:
-        hint = suggest(e.func, FUNCTIONS)
+        hint = unknown_hint(e.func) or suggest(e.func, FUNCTIONS)
         if e.func in REGISTRY:
             hint = "distributions are used on the right of '~'; to add a log density use `target +=`"
         ctx.err("unknown-function", f'unknown function "{e.func}"', e.func_span, hint)
@@ -250,13 +250,19 @@ def _call(ctx: Context, e: ir.Call) -> TExpr | None:
     if e.kwargs:
         ctx.err("bad-arguments", f"{e.func} takes no keyword arguments", e.span)
         return None
-    lo, hi = info.arity
-    if not lo <= len(e.args) <= hi:
-        want = str(lo) if lo == hi else f"{lo} to {hi}"
-        ctx.err("bad-arguments", f"{e.func} takes {want} argument(s), got {len(e.args)}", e.span)
+    spans = arities(e.func)
+    if not any(lo <= len(e.args) <= hi for lo, hi in spans):
+        want = " or ".join(str(lo) if lo == hi else f"{lo} to {hi}" for lo, hi in spans)
+        ctx.err("bad-arguments", f"{e.func} takes {want} argument(s), got {len(e.args)}", e.span, info.hint or None)
         return None
     args = [expr(ctx, a) for a in e.args]
     if None in args:
+        return None
+    info = resolve(e.func, [a.type.rank for a in args])
+    if info is None:
+        got = ", ".join({0: a.type.elem, 1: "vector", 2: "matrix"}.get(a.type.rank, "array") for a in args)
+        ctx.err("shape-mismatch", f"{e.func} takes {forms(e.func)}; got ({got})", e.span,
+                FUNCTIONS[e.func].hint or None)
         return None
     vtype = _call_type(ctx, e, info, [a.type for a in args])
     return None if vtype is None else TExpr(e, vtype, tuple(args))
@@ -299,6 +305,32 @@ def _call_type(ctx: Context, e: ir.Call, info, types: list[VType]) -> VType | No
             for d in cols[1:]:
                 ctx.size_equal(cols[0][0], d[0], e.span, f"column lengths in {e.func}")
             return VType("real", plates, (cols[0][0], ir.Num(float(len(types)), True)))
+        case "signature":
+            if not info.batched and any(t.plates for t in types):
+                ctx.err("unsupported", f"{e.func} of values that vary along a plate index is not supported", e.span,
+                        "build the whole vector or matrix in its own definition, without plate indices, "
+                        "then index that")
+                return None
+            for a, t, arg in zip(info.signature.args, types, e.args):
+                if isinstance(a, str) and (t.elem != "int" or not ctx.constant(arg)):
+                    ctx.err("invalid-type", f"the size given to {e.func} must be integer data", arg.span)
+                    return None
+            what = f"argument sizes of {e.func}"
+            dims = info.signature.result_dims([t.dims for t in types], list(e.args),
+                                              lambda a, b: ctx.size_equal(a, b, e.span, what))
+            return VType("real", plates, dims)
+        case "density":
+            for t, r, a in zip(types, info.ranks, e.args):
+                if t.rank < r:
+                    ctx.err("shape-mismatch", f"this argument of {e.func} needs {r} dimension(s), it has {t.rank}",
+                            a.span)
+                    return None
+            batches = [t.dims[: t.rank - r] for t, r in zip(types, info.ranks)]
+            longest = max(batches, key=len)
+            for b in batches:
+                for x, y in zip(b, longest[len(longest) - len(b):]):
+                    ctx.size_equal(x, y, e.span, f"argument sizes of {e.func}")
+            return VType("real", plates, longest)
         case "elementwise":
             shaped = [t.dims for t in types if t.dims]
             for d in shaped[1:]:

@@ -4,7 +4,7 @@ spec items; each latent's lowering method and parameterisation is decided here, 
 from __future__ import annotations
 
 from .. import ir
-from ..distributions import MATRIX_PARAMS, REGISTRY, DistInfo
+from ..distributions import REGISTRY, DistInfo, suggest_distribution
 from ..spec import (EVENT_RANK, MATRIX_TYPES, VECTOR_TYPES, Definition, Derived, Factor, Method, Role, Site,
                     IndexUse, Symbol, TExpr, Type, is_num)
 from .context import Context, suggest
@@ -127,7 +127,7 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
     info = REGISTRY.get(stmt.dist.dist)
     if info is None:
         ctx.err("unknown-distribution", f'unknown distribution "{stmt.dist.dist}"', stmt.dist.dist_span,
-                suggest(stmt.dist.dist, REGISTRY))
+                suggest_distribution(stmt.dist.dist))
         ctx.failed.add(lhs.name)
         return None
     defined = sym is not None and sym.role in (Role.DETERMINISTIC, Role.LOCAL)
@@ -161,6 +161,9 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
         for j, c in enumerate(consts):
             _check_constant_index(ctx, lhs.name, j, c, sym.type.shape[j])
     raw = bind_args(ctx, stmt.dist, info)
+    observed = sym is not None and sym.role in (Role.DATA, Role.DERIVED)
+    if raw is not None:
+        raw = _value_args(ctx, stmt, info, raw, sym, observed)
     if raw is None:
         ctx.failed.add(lhs.name)
         return None
@@ -173,7 +176,6 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
     if any(t is None for t in typed.values()) or None in element:
         ctx.failed.add(lhs.name)
         return None
-    observed = sym is not None and sym.role in (Role.DATA, Role.DERIVED)
     if sym is None:
         t = _new_type(plates, info, typed)
         method = Method.PLAIN
@@ -270,6 +272,38 @@ def _jacobian_warning(ctx: Context, stmt: ir.Sample, name: str) -> None:
                  "or put the distribution on the parameters themselves")
 
 
+_DECLARED = {"corr_matrix": "corr_matrix", "corr_cholesky": "cholesky_factor_corr"}  # support -> declared type
+
+
+def _value_args(ctx: Context, stmt: ir.Sample, info: DistInfo, raw: dict[str, ir.Expr], sym: Symbol | None,
+                observed: bool) -> dict[str, ir.Expr] | None:
+    """Arguments that follow from the left side: a size parameter (LKJ's dimension) is its declared
+    size (and must equal it when given); a value default (Multinomial's total count, the sum of
+    the counts) needs an observed value, so a drawn site must give it."""
+    name, p = stmt.lhs.name, info.size_param
+    declared = sym is not None and len(sym.type.shape) >= info.event_rank
+    if p is not None and p in raw and (isinstance(raw[p], ir.Num) and not raw[p].is_int or not ctx.constant(raw[p])):
+        ctx.err("invalid-type", f"the {p} of {info.name} must be integer data", raw[p].span,
+                f"{info.name} takes Stan's order: {info.name}(eta), its {p} coming from the declared type")
+        return None
+    if p is not None and p not in raw and not declared:
+        ctx.err("bad-arguments", f'{info.name} needs {p} when "{name}" is not declared', stmt.dist.span,
+                f"declare it (`param {name}: {_DECLARED.get(info.support, 'matrix')}[K]`) or write {p}=K")
+        return None
+    if p is not None and declared:
+        size = sym.type.shape[-1]
+        if p in raw:
+            ctx.size_equal(raw[p], size, raw[p].span, f'{info.name}\'s {p} vs the size of "{name}"')
+        else:
+            raw = {**raw, p: size}
+    missing = [q for q, _ in info.value_defaults if q not in raw]
+    if missing and not observed:
+        ctx.err("bad-arguments", f'{info.name} needs {", ".join(missing)} to draw "{name}"', stmt.dist.span,
+                f"give it: {info.name}(..., {missing[0]}=N); only observed data supplies it by default")
+        return None
+    return raw
+
+
 def _replace(sym: Symbol, **changes) -> Symbol:
     from dataclasses import replace
 
@@ -294,7 +328,8 @@ def param_method(ctx: Context, t: Type, info: DistInfo, args: dict[str, ir.Expr]
     c = t.constraint
     if (c, info.support) in {("simplex", "simplex"), ("cholesky_factor_corr", "corr_cholesky"),
                              ("real", "real"), ("real", "real_vector"), ("positive", "positive"),
-                             ("unit_interval", "unit_interval")}:
+                             ("unit_interval", "unit_interval"), ("corr_matrix", "corr_matrix"),
+                             ("cov_matrix", "positive_definite")}:
         return Method.PLAIN
     if t.event_rank:
         return Method.FLAT
@@ -307,7 +342,11 @@ def param_method(ctx: Context, t: Type, info: DistInfo, args: dict[str, ir.Expr]
 
 
 def _check_arg_shape(ctx: Context, te: TExpr, implicit, info: DistInfo, param: str) -> None:
-    event_rank = info.event_rank + (1 if param in MATRIX_PARAMS else 0)
+    event_rank = info.param_rank(param)
+    if param in dict(info.ranks) and te.type.rank < event_rank:
+        ctx.err("shape-mismatch", f"{info.name}'s {param} needs {event_rank} dimension(s), this argument has "
+                f"{te.type.rank}", te.node.span, f"pass a {'vector' if event_rank == 1 else 'matrix'}")
+        return
     batch = te.type.dims[: max(0, te.type.rank - event_rank)]
     if not batch:
         return
