@@ -17,7 +17,12 @@ SUPPORTS = {
     "interval": lambda a: constraints.interval(a["low"], a["high"]),
     "nonnegative_integer": lambda a: constraints.nonnegative_integer,
     "boolean": lambda a: constraints.boolean,
-    "integer_interval": lambda a: constraints.integer_interval(0, a["total_count"]),
+    "integer_interval": lambda a: constraints.integer_interval(a.get("low", 0), a.get("high", a.get("total_count"))),
+    # NumPyro's 0-based categories; the row's offset makes them Stan's 1..K
+    "categorical": lambda a: constraints.integer_interval(0, _categories(a) - 1),
+    "multinomial": lambda a: constraints.multinomial(a["total_count"]),
+    "circular": lambda a: constraints.circular,
+    "corr_matrix": lambda a: constraints.corr_matrix,
     "simplex": lambda a: constraints.simplex,
     "real_vector": lambda a: constraints.real_vector,
     "positive_definite": lambda a: constraints.positive_definite,
@@ -30,13 +35,22 @@ VALUES = {
     "loc": 0.5, "scale": 2.0, "df": 3.0, "rate": 1.5, "concentration": 2.0, "concentration1": 2.0,
     "concentration0": 3.0, "low": -1.0, "high": 2.0, "probs": 0.3, "logits": -0.2, "total_count": 7,
     "log_rate": 0.1, "mean": 4.0, "dimension": 2, "covariance_matrix": np.eye(2), "precision_matrix": np.eye(2),
-    "scale_tril": np.eye(2),
+    "scale_tril": np.eye(2), "gate": 0.3, "predictor": 0.5, "scale_matrix": np.eye(2),
+    "cutpoints": np.array([-1.0, 1.0]),
 }
 VECTOR = {("MultivariateNormal", "loc"): np.zeros(2), ("MultivariateNormalCholesky", "loc"): np.zeros(2),
-          ("Dirichlet", "concentration"): np.ones(2)}
+          ("Dirichlet", "concentration"): np.ones(2), ("Categorical", "probs"): np.array([0.3, 0.7]),
+          ("CategoricalLogit", "logits"): np.array([0.1, -0.2]),
+          ("Multinomial", "probs"): np.array([0.3, 0.7]), ("MultinomialLogit", "logits"): np.array([0.1, -0.2])}
+
 # found by these tests: NumPyro's BinomialProbs/BinomialLogits take (probs|logits, total_count) positionally
 # and have the support integer_interval(0, total_count); the rows render Stan's Binomial(n, p) by keyword
 WRONG: dict[str, str] = {}
+
+
+def _categories(a) -> int:
+    """K for a categorical row's arguments: the length of probs / logits, or one more than the cutpoints."""
+    return len(a["cutpoints"]) + 1 if "cutpoints" in a else len(a.get("probs", a.get("logits")))
 
 
 def _rows(wrong):
@@ -53,13 +67,17 @@ def _same(a, b) -> bool:
 def test_registry_row_matches_numpyro(row):
     """The class exists, takes each parameter by name (NumPyro's name where the row transforms
     it: PoissonLog's log_rate reaches Poisson as rate), and has the support the row says."""
+    if row.template:
+        pytest.skip("built by its template (OrderedProbit: a Categorical of Phi differences), tested by value")
     cls = getattr(nd, row.numpyro, None)
     assert cls is not None, f"numpyro.distributions has no {row.numpyro}"
     params = inspect.signature(cls).parameters
     for name in row.numpyro_params:
         assert name in params and params[name].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                                          inspect.Parameter.KEYWORD_ONLY), name
-    args = {p: VECTOR.get((row.name, p), VALUES[p]) for p in row.numpyro_params[: row.n_required]}
+    given = row.numpyro_params[: row.n_required] + ((row.size_param,) if row.size_param else ())
+    given += tuple(p for p, _ in row.value_defaults if p not in given)  # filled from the value by pplang
+    args = {p: VECTOR.get((row.name, p), VALUES[p]) for p in given}
     if row.name.startswith("MultivariateNormal"):
         args["scale_tril"] = VALUES["scale_tril"]
     support = cls(**args).support
@@ -69,8 +87,8 @@ def test_registry_row_matches_numpyro(row):
 @pytest.mark.parametrize("row", _rows(WRONG))
 def test_positional_rows_follow_numpyros_order(row):
     """A row whose arguments are rendered positionally lists the class's own leading parameters."""
-    if not row.positional:
-        pytest.skip("rendered by keyword")
+    if not row.positional or row.template:
+        pytest.skip("rendered by keyword, or by its template")
     params = list(inspect.signature(getattr(nd, row.numpyro)).parameters)
     assert params[: len(row.params)] == list(row.numpyro_params)
 
