@@ -152,11 +152,11 @@ def test_check_exit_codes_and_strict(tmp_path):
 
 def test_library_errors_point_at_the_model_line():
     """An error NumPyro raises while running the model is reported at the .ppl statement."""
-    model = pplang.compile("data N: int<lower=0>\ndata y: real[N]\nmu ~ Normal(0, 1)\ny[i] ~ Normal(mu, 1)\n", "m.ppl")
+    model = pplang.compile("data n: int\nmu ~ Normal(0, 1)\nx = rep_vector(mu, n)\n", "m.ppl")
     with pytest.raises(PplangError) as exc:
-        model.prior_predictive({"N": 0, "y": []}, samples=2)
+        model.prior_predictive({"n": -1}, samples=2)
     (d,) = exc.value.diagnostics
-    assert d.code == "runtime-error" and d.span.line == 4 and "size of plate should be positive" in d.message
+    assert d.code == "runtime-error" and d.span.line == 3 and "nonnegative" in d.message
 
 
 FLAT = "data N: int\ndata y: real[N]\nparam sigma: real<lower=0>\ny[i] ~ Normal(0, sigma)\n"
