@@ -141,7 +141,7 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
         ctx.err("invalid-lhs", "the left side may only be indexed by fresh index variables (like n) when it "
                 "is observed data", lhs.indices[0].span,
                 f"write {lhs.name}[n] ~ ... for every element, or for one element "
-                f"`target += {_snake(info.name)}_lpdf({lhs.name}[{int(consts[0].value)}] | ...)`")
+                f"`target += {_snake(info.name)}_{'lpmf' if info.discrete else 'lpdf'}({lhs.name}[{int(consts[0].value)}] | ...)`")
         return None
     if consts and (sym is None or not (sym.role is Role.LATENT and sym.declared or defined)):
         ctx.err("invalid-lhs", "only a declared parameter or a defined quantity can be given a distribution "
