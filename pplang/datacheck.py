@@ -97,7 +97,14 @@ def _out_of_range(use: IndexUse, idx: np.ndarray, bad: np.ndarray, size: int) ->
     msg = (f"{subject} is outside 1..{size}, the range of dimension {use.dim + 1} of \"{use.base}\" that it indexes"
            + (f"; {n_bad} values are out of range" if n_bad > 1 else ""))
     lo, hi = int(np.min(idx)), int(np.max(idx))
-    if lo == 0 and hi <= size - 1:
+    plate_names = {p.index for p in use.plates}
+    names = {n.id for n in ir.walk(use.index) if isinstance(n, ir.Name)}
+    if isinstance(use.index, ir.BinOp) and names and names <= plate_names:
+        hint = (f"{use.base}[{text}] is a lag or lead, which has no value at the ends of the series: "
+                f"state the model for the elements that have one, e.g. `data {use.base}_next = {use.base}[2:N]` "
+                f"and `data {use.base}_prev = {use.base}[1:(N - 1)]`, then `{use.base}_next[t] ~ ... "
+                f"{use.base}_prev[t] ...` (N the length)")
+    elif lo == 0 and hi <= size - 1:
         hint = (f"these codes look 0-based (they run {lo}..{hi}): pplang's indices are 1-based, as in Stan; "
                 f"add 1 to them in the data (or write {use.base}[{text} + 1])")
     else:

@@ -258,11 +258,19 @@ REGISTRY: dict[str, DistInfo] = {row.name: row for row in _ROWS}
 STAN_NAMES: dict[str, str] = {row.stan_name: row.name for row in _ROWS if row.stan_name}
 
 
+# Stan distributions that are a special case of a row: the statement to write instead
+STAN_ALIASES = {"std_normal": "`Normal(0, 1)`", "normal_id_glm": "`Normal(alpha + X @ beta, sigma)`",
+                "bernoulli_logit_glm": "`BernoulliLogit(alpha + X @ beta)`",
+                "poisson_log_glm": "`PoissonLog(alpha + X @ beta)`"}
+
+
 def suggest_distribution(name: str) -> str | None:
     """The hint for an unknown distribution: the row for a Stan name (``categorical``,
     ``neg_binomial_2``), else the closest row name."""
     import difflib
 
+    if name in STAN_ALIASES:
+        return f'Stan\'s "{name}" is written {STAN_ALIASES[name]} here'
     if name in STAN_NAMES:
         return f'Stan\'s "{name}" is "{STAN_NAMES[name]}" here (distributions are capitalised)'
     match = difflib.get_close_matches(name, sorted(REGISTRY), n=1)

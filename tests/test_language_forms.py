@@ -135,3 +135,24 @@ def test_column_slice_inside_a_plate():
                 "r[n] = sum(X[n, 2:K])\n", {"N": 4, "K": 3, "X": X.tolist()})
     np.testing.assert_allclose(out["s"], out["mu"][:, None] * X.std(axis=0, ddof=1), rtol=1e-12)
     np.testing.assert_allclose(out["r"][0], X[:, 1:].sum(axis=1), rtol=1e-12)
+
+
+def test_frictions_found_by_writing_the_everyday_models():
+    """What a Stan user hits first: `.*`, std_normal, a flat prior on a bounded interval, an
+    undeclared varying intercept read through bounded index data, and a lag's advice."""
+    model = pplang.compile("param rho: real<lower=-1, upper=1>\ndata N: int\ndata y: real[N]\n"
+                           "y[n] ~ Normal(rho, 1)\nz = y .* y ./ 2\n")
+    assert not model.warnings  # a flat density on a bounded interval is a proper uniform
+    with pytest.raises(PplangError) as exc:
+        pplang.compile("z ~ std_normal()\n")
+    assert "`Normal(0, 1)`" in exc.value.diagnostics[0].help
+    model = pplang.compile("data N: int\ndata G: int\ndata group: int<lower=1, upper=G>[N]\ndata y: int[N]\n"
+                           "mu_a ~ Normal(0, 1)\na[g] ~ Normal(mu_a, 1)\ny[n] ~ BernoulliLogit(a[group[n]])\n")
+    assert model.spec.symbols["a"].type.shape == (pplang.ir.Name("G"),)
+    model = pplang.compile("data T: int\ndata y: real[T]\nrho ~ Normal(0, 1)\ny[t] ~ Normal(rho * y[t - 1], 1)\n")
+    with pytest.raises(PplangError) as exc:
+        model.prepare_data({"T": 3, "y": [1.0, 2.0, 3.0]})
+    assert exc.value.diagnostics[0].code == "index-out-of-range" and "lag" in exc.value.diagnostics[0].help
+    with pytest.raises(PplangError) as exc:
+        pplang.compile("data N: int\ndata y: real[N]\nz ~ Normal(0, 1)\ny[n] ~ Normall(z, 1)\n")
+    assert [d.code for d in exc.value.warnings] == []  # no spurious unused-data next to an error

@@ -27,6 +27,13 @@ def _can_be_negative(ctx: Context, e: ir.Expr, spec_sites: dict[str, Site]) -> s
     return None
 
 
+def _proper(ctx: Context, item: FlatParam) -> bool:
+    """A flat density over a bounded interval with constant bounds is a proper uniform."""
+    t = item.type
+    return (t.lower is not None and t.upper is not None and t.event_rank == 0
+            and ctx.constant(t.lower.node) and ctx.constant(t.upper.node))
+
+
 def pedantic(ctx: Context, spec: Spec, program: ir.Program) -> None:
     sites = {s.name: s for s in spec.sites() if s.role is Role.LATENT}
     for site in spec.sites():
@@ -47,12 +54,16 @@ def pedantic(ctx: Context, spec: Spec, program: ir.Program) -> None:
                          "bounds, so the sampler never leaves the prior's support")
     element_priors = {s.name for s in spec.sites() if s.element}
     for item in spec.items:
-        if isinstance(item, FlatParam) and item.name not in element_priors:
+        if isinstance(item, FlatParam) and item.name not in element_priors and not _proper(ctx, item):
             ctx.warn("improper-prior", f'parameter "{item.name}" has no prior: its density is flat (improper) over '
                      "its declared support", item.span,
                      f"add a prior, e.g. `{item.name} ~ Normal(0, 10)`, unless a flat prior is intended")
+    # a statement that failed recorded no uses: count every name written anywhere instead
+    written = {n.id if isinstance(n, ir.Name) else n.name for n in ir.walk(
+        tuple(s for s in program.statements if not isinstance(s, ir.DataDecl))
+        + tuple(s.type for s in program.statements if isinstance(s, ir.DataDecl))) if isinstance(n, (ir.Name, ir.Lhs))}
     for stmt in program.statements:
-        if isinstance(stmt, ir.DataDecl) and stmt.name in ctx.symbols and not ctx.refs.get(stmt.name) \
+        if isinstance(stmt, ir.DataDecl) and stmt.name in ctx.symbols and stmt.name not in written \
                 and not ctx.symbols[stmt.name].observed:
             ctx.warn("unused-data", f'data "{stmt.name}" is declared but never used', stmt.name_span,
                      "remove the declaration, or use it in the model")

@@ -35,7 +35,8 @@ def bind_plates(ctx: Context, lhs: ir.Lhs, stmt, offset: int = 0,
     for j, index in enumerate(names):
         size = shape[j + offset] if shape is not None else None
         if size is None:
-            size = _infer(ctx, index, _occurrences(stmt)) or _infer(ctx, index, ctx.occurrences)
+            size = _infer(ctx, index, _occurrences(stmt)) or _infer(ctx, index, ctx.occurrences) or \
+                _from_index_bounds(ctx, lhs.name, j + offset)
         if size is None:
             ctx.err("unbound-index", f'cannot tell the range of index "{index}"', lhs.indices[j].span,
                     f"give {lhs.name} a size: declare it (`param {lhs.name}: real[J]`), or write the size on "
@@ -84,6 +85,21 @@ def _infer(ctx: Context, index: str, occurrences: dict[str, list[tuple[str, int]
         shape = ctx.symbols[base].type.shape if base in ctx.symbols else ctx.declared_sizes.get(base)
         if shape is not None and j < len(shape):
             return shape[j]
+    return None
+
+
+def _from_index_bounds(ctx: Context, name: str, dim: int) -> ir.Expr | None:
+    """The size of dimension ``dim`` of ``name`` when it is read through integer data with a
+    declared upper bound: `a[g] ~ ...` read as `a[group[n]]` with `group: int<lower=1, upper=G>[N]`
+    has G elements."""
+    for n in ir.walk(ctx.program.statements):
+        if isinstance(n, ir.Index) and n.base.id == name and dim < len(n.indices):
+            idx = n.indices[dim]
+            data = idx.base.id if isinstance(idx, ir.Index) else idx.id if isinstance(idx, ir.Name) else None
+            sym = ctx.symbols.get(data) if data else None
+            if sym is not None and sym.type.elem == "int" and sym.type.upper is not None and sym.type.shape \
+                    and ctx.constant(sym.type.upper.node):
+                return sym.type.upper.node
     return None
 
 
