@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from . import ir
 from ._compat import assert_never
-from .distributions import HELPERS, REGISTRY
+from .distributions import HELPERS, MATRIX_PARAMS, REGISTRY
 from .functions import resolve
 from .spec import (Definition, Factor, FlatParam, InitElement, Loop, Method, Plate, Role, Site, Spec, TExpr,
                    Type)
@@ -488,17 +488,24 @@ class _Lowering:
         independent dimensions go in the event shape, so the site needs no plate."""
         return f"dist.ImproperUniform({self.constraint(t)}, (), {_tuple([size(d) for d in t.shape])})"
 
+    def arg(self, site: Site, te: TExpr, param: str = "") -> str:
+        """A distribution argument of ``site``. Its own dimensions line up with the left side's
+        un-indexed ones (the implicit plates), so it is rendered in the explicit plates' layout,
+        with a trailing unit axis per implicit plate when it is one value per plate element."""
+        explicit = site.plates[: len(site.plates) - site.implicit]
+        event = site.dist.event_rank + (1 if param in MATRIX_PARAMS else 0)
+        return self.lowering(explicit).aligned(te, site.implicit + event)
+
     def dist(self, site: Site, lower: ExprLowering) -> str:
         value = pyname(site.name) if site.observed else None
-        code = site.dist.constructor({p: lower(te) for p, te in site.args}, value)
+        code = site.dist.constructor({p: self.arg(site, te, p) for p, te in site.args}, value)
         if site.truncation is not None:
-            code = self.truncated(code, *site.truncation, lower)
+            code = self.truncated(code, site, *site.truncation)
         return code
 
-    @staticmethod
-    def truncated(code: str, lo: TExpr | None, hi: TExpr | None, lower: ExprLowering) -> str:
-        bounds = [f"low={lower(lo)}"] if lo is not None else []
-        bounds += [f"high={lower(hi)}"] if hi is not None else []
+    def truncated(self, code: str, site: Site, lo: TExpr | None, hi: TExpr | None) -> str:
+        bounds = [f"low={self.arg(site, lo)}"] if lo is not None else []
+        bounds += [f"high={self.arg(site, hi)}"] if hi is not None else []
         return f"dist.TruncatedDistribution({code}, {', '.join(bounds)})"
 
     def site(self, site: Site) -> None:
@@ -535,9 +542,9 @@ class _Lowering:
             self.w.line(f"numpyro.sample({literal(name)}, {code}, obs={pyname(name)})")
             return
         if site.method is Method.HALF:
-            code = f"dist.{REGISTRY[site.dist.half].numpyro}({lower(site.arg('scale'))})"
+            code = f"dist.{REGISTRY[site.dist.half].numpyro}({self.arg(site, site.arg('scale'))})"
         elif site.method is Method.TRUNCATED:
-            code = self.truncated(code, site.type.lower, site.type.upper, lower)
+            code = self.truncated(code, site, site.type.lower, site.type.upper)
         self.w.line(f"{pyname(name)} = numpyro.sample({literal(name)}, {code})")
 
     def reparam(self) -> None:

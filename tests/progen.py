@@ -94,7 +94,7 @@ def event_logpdf(dist: str, x: np.ndarray, args: list) -> float:
     if dist == "Dirichlet":
         return float(stats.dirichlet.logpdf(x, np.broadcast_to(args[0], x.shape)))
     if dist == "LKJCholesky":
-        return _lkj_cholesky_logpdf(np.asarray(x), float(args[1]))
+        return _lkj_cholesky_logpdf(np.asarray(x), float(args[0]))
     raise KeyError(dist)
 
 
@@ -1014,8 +1014,8 @@ class _Builder:
         L = self.param(self.fresh("L"), "cholesky_factor_corr", (D, D))
         self.vals[L.name] = self.corr_cholesky_value(D.value)
         if self.chance(0.8):
-            self.sample(L, [], "LKJCholesky", [Ex(D.src, lambda vals, env, v=D.value: v, isint=True),
-                                               num(self.pick([1, 2, 4, 1.5]))])
+            # Stan's order: LKJCholesky(eta), the dimension from L's declared type
+            self.sample(L, [], "LKJCholesky", [num(self.pick([1, 2, 4, 1.5]))])
             self.features.add("lkj")
         else:
             self.flat(L)

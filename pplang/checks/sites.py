@@ -396,7 +396,7 @@ def define(ctx: Context, stmt: ir.Define, role: Role) -> Definition | None:
     t = Type("real", shape)
     if not ctx.declare(Symbol(lhs.name, role, t, lhs.span)):
         return None
-    broadcast = bool(plates) and (not te.type.plates or te.type.plates[0] != plates[0].index)
+    broadcast = bool(plates) and te.type.plates != tuple(p.index for p in plates)
     return Definition(lhs.name, role, t, plates, te, stmt.span, broadcast)
 
 
