@@ -96,17 +96,17 @@ def hessian_report(hessian: np.ndarray) -> dict:
 
 
 def normal_from_hessian(hessian: np.ndarray) -> np.ndarray:
-    """A Cholesky-like factor L (covariance L L^T) of the inverse of ``hessian``. Where the Hessian
-    is not positive definite, its eigenvalues are replaced by their absolute values, floored at
-    1e-8 of the largest, so draws can still be made (and their Pareto k-hat judged); a Hessian that
-    is not finite gives the identity."""
+    """A factor L (covariance L L^T) of the inverse of ``hessian``. Where the Hessian is not
+    positive definite, its eigenvalues that are not positive are replaced by their absolute
+    values, floored at 1e-8 of the largest, so draws can still be made (and their Pareto k-hat
+    judged); a Hessian that is not finite gives the identity."""
     h = np.asarray(hessian, dtype=np.float64)
     if not np.all(np.isfinite(h)):
         return np.eye(h.shape[0])
     h = (h + h.T) / 2
     lam, vec = np.linalg.eigh(h)
     floor = 1e-8 * max(float(np.max(np.abs(lam))), 1e-300)
-    lam = np.maximum(np.abs(lam), floor)
+    lam = np.where(lam > 0, lam, np.maximum(np.abs(lam), floor))
     return vec * (1.0 / np.sqrt(lam))  # V diag(lam^-1/2): (V D^-1/2)(V D^-1/2)^T = H^-1
 
 

@@ -167,7 +167,8 @@ def diagnostic_lines(d: dict) -> list[str]:
     opt = d.get("optimizer")
     if opt:
         state = "converged" if opt["converged"] else "did not converge"
-        line = f"Optimiser: {opt['algorithm']} {state} after {opt['iterations']} iterations ({opt['reason']})"
+        newton = f" and {opt['newton_steps']} Newton steps" if opt.get("newton_steps") else ""
+        line = f"Optimiser: {opt['algorithm']} {state} after {opt['iterations']} iterations{newton} ({opt['reason']})"
         if "objective" in opt:
             line += f"; log density at the mode {opt['objective']:.6g}"
         if opt.get("restarts", 1) > 1:

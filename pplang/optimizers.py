@@ -28,6 +28,13 @@ ADAM_TOL_GRAD = 1e-3  # Adam stops when the gradient's largest element is below 
 # a run that stopped on a small change (2, 3, 4) with a gradient larger than this times
 # max(1, |log density|) stalled rather than converged
 STALL_GRAD = 1e-3
+# after L-BFGS: up to NEWTON_STEPS damped Newton steps, until the decrease a Newton step predicts
+# is below NEWTON_TOL * max(1, |log density|)
+NEWTON_STEPS = 20
+NEWTON_TOL = 1e-10
+# Pathfinder's L-BFGS stops when the log density changes by less than this (BlackJAX's ftol,
+# absolute; its default 1e-5 stopped badly scaled regressions far from the mode)
+PATHFINDER_FTOL = 1e-9
 REASONS = {
     0: "running",
     1: "the gradient is below its tolerance",
@@ -37,6 +44,8 @@ REASONS = {
     5: "the log density or its gradient stopped being finite",
     6: "it reached the iteration limit",
     7: "the line search stopped making progress while the gradient is still large",
+    8: "the Newton decrement is still large: the point is not the mode",
+    9: "Newton steps from where the optimiser stopped reached the mode",
 }
 CONVERGED = (1, 2, 3, 4)
 
@@ -253,24 +262,61 @@ def _adam(f, u0, max_iter: int, learning_rate: float):
     return u, f(u), it, reason, gnorm
 
 
+def _newton(f, value_grad, hessian, u, max_steps: int):
+    """Damped Newton steps on ``f`` from ``u`` while the Newton decrement g' H^-1 g / 2 (the
+    decrease a Newton step predicts) exceeds NEWTON_TOL * max(1, |f|): L-BFGS can stop on a small
+    change of the objective along a long, nearly flat valley (a regression on uncentred
+    predictors), far from the mode; the exact Hessian finishes the job. Returns (u, f(u), the
+    Hessian at u, Newton steps taken, the decrement or None where the Hessian is not positive
+    definite)."""
+    steps = 0
+    while True:
+        value, grad = value_grad(u)
+        value, grad, H = float(value), np.asarray(grad, dtype=np.float64), np.asarray(hessian(u), dtype=np.float64)
+        try:
+            chol = np.linalg.cholesky((H + H.T) / 2)
+        except np.linalg.LinAlgError:
+            return u, value, H, steps, None
+        step = np.linalg.solve(chol.T, np.linalg.solve(chol, grad))
+        decrement = float(grad @ step) / 2
+        if not np.isfinite(decrement) or decrement <= NEWTON_TOL * max(1.0, abs(value)) or steps >= max_steps:
+            return u, value, H, steps, decrement
+        t = 1.0
+        while t > 1e-10:  # backtracking on the Armijo condition
+            cand = u - t * jnp.asarray(step, dtype=u.dtype)
+            new = float(value_grad(cand)[0])
+            if np.isfinite(new) and new <= value - 1e-4 * t * 2 * decrement:
+                break
+            t /= 2
+        else:
+            return u, value, H, steps, decrement
+        u, steps = cand, steps + 1
+
+
 @dataclass
 class Mode:
     """The best of the optimiser's runs: ``u`` (flat, unconstrained), ``value`` (the objective,
-    a negative log density) and ``info`` (the ``optimizer`` entry of the diagnostics)."""
+    a negative log density), ``hessian`` (the objective's, at u) and ``info`` (the ``optimizer``
+    entry of the diagnostics)."""
 
     u: object
     value: float
+    hessian: np.ndarray
     info: dict
 
 
 def find_mode(density: Density, objective, settings, key) -> Mode:
     """Minimise ``objective`` from ``settings.restarts`` random starting points with
-    ``settings.algorithm``; keep the lowest. Restarts that converged to objectives further apart
-    than RESTART_TOL (relative) count as different optima."""
+    ``settings.algorithm``, then (after L-BFGS) damped Newton steps until the Newton decrement is
+    negligible; keep the lowest. A run has converged when the Newton decrement is negligible (or,
+    where the Hessian is not positive definite, when the optimiser's own tests held). Restarts
+    that converged to objectives further apart than RESTART_TOL (relative) are different optima."""
     if settings.algorithm == "lbfgs":
         run = jax.jit(partial(_lbfgs, objective, max_iter=settings.iter))
     else:
         run = jax.jit(partial(_adam, objective, max_iter=settings.iter, learning_rate=settings.learning_rate))
+    value_grad, hessian = jax.jit(jax.value_and_grad(objective)), jax.jit(jax.hessian(objective))
+    newton_steps = NEWTON_STEPS if settings.algorithm == "lbfgs" else 0
     starts = density.inits(key, settings.restarts)
     runs = []
     for u0 in starts:
@@ -278,20 +324,28 @@ def find_mode(density: Density, objective, settings, key) -> Mode:
         value, reason, gnorm = float(value), int(reason), float(gnorm)
         if reason in (2, 3, 4) and not gnorm <= STALL_GRAD * max(1.0, abs(value)):
             reason = 7
-        runs.append((value, u, int(it), reason, gnorm))
+        if np.isfinite(value):
+            u, value, H, steps, decrement = _newton(objective, value_grad, hessian, u, newton_steps)
+            gnorm = float(jnp.max(jnp.abs(value_grad(u)[1])))
+            if decrement is not None and decrement <= NEWTON_TOL * max(1.0, abs(value)):
+                reason = reason if reason in CONVERGED else 9
+            elif decrement is not None:
+                reason = 8
+        else:
+            H, steps, decrement = np.full((density.dim, density.dim), np.nan), 0, None
+        runs.append((value, u, int(it), reason, gnorm, H, steps, decrement))
     finite = [r for r in runs if np.isfinite(r[0])] or runs
-    best = min(finite, key=lambda r: r[0])
-    value, u, it, reason, gnorm = best
-    converged = [r[0] for r in runs if r[3] in CONVERGED and np.isfinite(r[0])]
+    value, u, it, reason, gnorm, H, steps, decrement = min(finite, key=lambda r: r[0])
+    converged = [r[0] for r in runs if r[3] in CONVERGED + (9,) and np.isfinite(r[0])]
     tol = honesty.RESTART_TOL * max(1.0, abs(value))
-    distinct = _clusters(sorted(converged), tol)
     info = {"algorithm": "L-BFGS" if settings.algorithm == "lbfgs" else "Adam",
-            "converged": reason in CONVERGED, "reason": REASONS[reason], "iterations": it,
-            "objective": -value, "gradient_max": gnorm, "restarts": len(runs),
-            "restarts_converged": len(converged),
+            "converged": reason in CONVERGED + (9,), "reason": REASONS[reason], "iterations": it,
+            "newton_steps": steps, "newton_decrement": decrement, "objective": -value, "gradient_max": gnorm,
+            "restarts": len(runs), "restarts_converged": len(converged),
             "restarts_agreeing": sum(abs(v - value) <= tol for v in converged),
-            "distinct_optima": distinct, "worst_optimum": -max(converged) if converged else None}
-    return Mode(u, value, info)
+            "distinct_optima": _clusters(sorted(converged), tol),
+            "worst_optimum": -max(converged) if converged else None}
+    return Mode(u, value, H, info)
 
 
 def _clusters(values: list[float], tol: float) -> int:
@@ -302,10 +356,14 @@ def _clusters(values: list[float], tol: float) -> int:
 # ----------------------------------------------------------------------------- variational inference
 
 
-def fit_svi(density: Density, settings, key):
+def fit_svi(density: Density, settings, key, start=None):
     """SVI with AutoNormal (meanfield) or AutoMultivariateNormal (fullrank) and Adam, the step
-    size decaying exponentially to a tenth over ``settings.iter`` steps. Returns the normal
-    approximation over the flat unconstrained vector (mean, Cholesky factor) and the losses."""
+    size decaying exponentially to a tenth over ``settings.iter`` steps. ``start``, a normal
+    approximation over the flat unconstrained vector (mean, precision matrix), sets the guide's
+    initial parameters: its mean, and the meanfield scales 1 / sqrt(diag(precision)) (the
+    mean-field optimum for a normal target) or the Cholesky factor of its covariance; without it
+    the guide starts as NumPyro's does. Returns the fitted normal approximation over the flat
+    unconstrained vector (mean, Cholesky factor) and the losses."""
     import optax
     from numpyro.infer import SVI, Trace_ELBO
     from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
@@ -313,9 +371,23 @@ def fit_svi(density: Density, settings, key):
 
     guide_cls = AutoNormal if settings.family == "meanfield" else AutoMultivariateNormal
     guide = guide_cls(density.model_fn)
+    init_params = None
+    if start is not None:
+        mean, precision = start
+        if settings.family == "meanfield":
+            d = np.diag(np.asarray(precision, dtype=np.float64))
+            scale = np.where(np.isfinite(d) & (d > 0), 1.0 / np.sqrt(np.where(d > 0, d, 1.0)), 1.0)
+            loc_tree, scale_tree = density.unravel(jnp.asarray(mean)), density.unravel(jnp.asarray(scale))
+            init_params = {**{f"{k}_auto_loc": loc_tree[k] for k in density.z0},
+                           **{f"{k}_auto_scale": scale_tree[k] for k in density.z0}}
+        else:
+            factor = honesty.normal_from_hessian(precision)
+            chol = np.linalg.cholesky(factor @ factor.T + 1e-12 * np.eye(density.dim))
+            init_params = {"auto_loc": jnp.asarray(mean), "auto_scale_tril": jnp.asarray(chol)}
     optim = optax_to_numpyro(optax.adam(optax.exponential_decay(settings.learning_rate, settings.iter, 0.1)))
     svi = SVI(density.model_fn, guide, optim, Trace_ELBO())
-    res = svi.run(key, settings.iter, progress_bar=False, stable_update=True, **density.kwargs)
+    res = svi.run(key, settings.iter, progress_bar=False, stable_update=True, init_params=init_params,
+                  **density.kwargs)
     params = res.params
     if settings.family == "meanfield":
         loc, _ = ravel_pytree({k: params[f"{k}_auto_loc"] for k in density.z0})
@@ -343,7 +415,8 @@ def run_pathfinder(density: Density, settings, key):
 
     # one path at a time: XLA on CPU was seen to deadlock on the L-BFGS loops vmapped over paths
     fit = jax.jit(lambda k, x: approximate(k, density.log_p, x, num_samples=settings.elbo_draws,
-                                           maxiter=settings.iter, maxcor=settings.history_size))
+                                           maxiter=settings.iter, maxcor=settings.history_size,
+                                           ftol=PATHFINDER_FTOL))
     runs = [fit(k, x) for k, x in zip(jax.random.split(k_fit, settings.paths), starts)]
     states, infos = jax.tree.map(lambda *xs: jnp.stack(xs), *runs)
     U, log_q = jax.jit(jax.vmap(lambda k, s: sample(k, s, settings.draws)))(
