@@ -1,4 +1,5 @@
-"""The ``pplang`` command line: run, prior, predict, plot, graph, check, compile, explain."""
+"""The ``pplang`` command line: run, prior, predict, plot, graph, check, compile, explain, and the
+approximate methods optimize, laplace, variational, pathfinder (``cli_approx``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, cli_workflow
+from . import __version__, cli_approx, cli_workflow
 from .diagnostics import CATALOGUE, Diagnostic, PplangError, explain, render, render_all
 from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings
 from .spec import Role
@@ -93,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     _format_arg(comp)
 
     cli_workflow.add_commands(sub, _format_arg)
+    cli_approx.add_commands(sub, _format_arg)
 
     exp = sub.add_parser("explain", help="explain a diagnostic code")
     exp.add_argument("code")
@@ -246,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     handler = {"run": cmd_run, "prior": cmd_prior, "check": cmd_check, "compile": cmd_compile,
                "predict": lambda a: cli_workflow.cmd_predict(a, _print_warnings),
-               "plot": cli_workflow.cmd_plot, "graph": cli_workflow.cmd_graph}[args.command]
+               "plot": cli_workflow.cmd_plot, "graph": cli_workflow.cmd_graph,
+               **{c: lambda a: cli_approx.cmd_approx(a, _print_warnings) for c in cli_approx.COMMANDS}}[args.command]
     try:
         return handler(args)
     except PplangError as exc:

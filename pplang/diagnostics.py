@@ -245,6 +245,62 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "`--vars` chooses the rows of the summary: a latent, deterministic or generated quantity "
         "(`theta`, all its elements) or one element (`theta[3]`, 1-based).",
     ),
+    # the approximate methods (pplang optimize, laplace, variational, pathfinder): pplang/approx_diagnostics.py
+    "approximation-unreliable": (
+        "an approximate method's answer is unreliable for this posterior (Pareto k-hat > 0.7)",
+        "`pplang laplace`, `variational` and `pathfinder` replace the posterior by a simpler "
+        "distribution q (a normal on the unconstrained scale); `pplang optimize` by one point. pplang "
+        "checks that replacement: it draws from q (for a point estimate, a normal with the posterior's "
+        "curvature at the point) and looks at the importance ratios p(theta, y) / q(theta). The shape k "
+        "of their right tail (Pareto smoothed importance sampling, Vehtari et al. 2024) says how badly "
+        "q misses mass the posterior has: below 0.5 q covers it; 0.5 to 0.7 is doubtful; above 0.7 the "
+        "posterior has regions or tails that q hardly ever visits, and the means, sds and intervals of "
+        "q can be far off (hierarchical models such as eight schools, whose scale parameter has a long "
+        "tail toward 0, are the usual case). Sample the posterior with NUTS instead: `pplang run MODEL`.",
+    ),
+    "approximation-doubtful": (
+        "an approximate method's answer is doubtful for this posterior (0.5 < Pareto k-hat <= 0.7)",
+        "The importance ratios between the posterior and the approximation have a heavy right tail: "
+        "the approximation covers the bulk but not all of the tails. Means are often usable; sds and "
+        "intervals may be too narrow. Compare with `pplang run MODEL` before relying on them "
+        "(`pplang explain approximation-unreliable` describes the check).",
+    ),
+    "optimizer-not-converged": (
+        "the optimiser stopped before meeting its convergence tests",
+        "L-BFGS stops when the gradient, the change in the log density or the change in the "
+        "parameters falls below Stan's tolerances; Adam when the gradient's largest element falls "
+        "below 1e-3. Stopping at the iteration limit, or where the log density stopped being finite, "
+        "means the point may not be the mode: raise `--iter`, try `--restarts 4`, or look for a "
+        "density that keeps rising toward a bound (`mode-at-boundary`).",
+    ),
+    "mode-at-boundary": (
+        "the mode sits at a parameter's bound",
+        "The density keeps increasing toward a constraint's bound, as for the scale of a "
+        "hierarchical model (eight schools' tau -> 0): the maximum is on the edge, not inside, and a "
+        "point there says little about the posterior, whose mass lies away from it. The mode on the "
+        "unconstrained scale (`pplang optimize --jacobian`, `pplang laplace`) includes the log "
+        "Jacobian, which pushes it away from the bound; `pplang run` samples the whole posterior.",
+    ),
+    "hessian-not-positive-definite": (
+        "the Hessian at the mode is not positive definite",
+        "At a strict maximum the Hessian of the negative log density is positive definite, and its "
+        "inverse is the covariance of the Laplace (normal) approximation. A zero or negative "
+        "eigenvalue means a flat or saddle direction (a boundary mode, a non-identified parameter): "
+        "there is no normal approximation centred there. pplang still draws, with the eigenvalues' "
+        "absolute values, so that the Pareto k-hat can judge the result; do not rely on it.",
+    ),
+    "elbo-not-converged": (
+        "variational inference stopped while the ELBO was still improving",
+        "pplang compares the mean ELBO over the last 10% of the SVI steps with the 10% before; a "
+        "change larger than twice its Monte Carlo noise (and than 0.1% of the ELBO) means the fit "
+        "had not settled. Raise `--iter` or lower `--learning-rate`.",
+    ),
+    "restarts-disagree": (
+        "optimisation from different starting points found different optima",
+        "With `--restarts K` the optimiser starts from K random points and reports the best. When "
+        "runs that converged reach different log densities, the posterior has several modes (or "
+        "ridges), and one mode summarises it badly: sample it with `pplang run`.",
+    ),
 }
 
 

@@ -810,3 +810,29 @@ class Model:
         return Posterior(mcmc, self.reported, chains, samples, warmup, seed, chain_method, timing,
                          model=self, data=kwargs, data_file=data_file, settings=settings,
                          init=dict(init) if init else None)
+
+    # approximate inference: the same model and data, other methods (pplang/inference.py)
+    def optimize(self, data: dict | str | Path | None = None, **options):
+        """The posterior mode (MAP), the mode in the unconstrained space (``jacobian=True``) or the
+        maximum likelihood estimate (``mle=True``): :func:`pplang.inference.optimize`."""
+        from .inference import optimize
+
+        return optimize(self, data, **options)
+
+    def laplace(self, data: dict | str | Path | None = None, **options):
+        """Draws from the normal approximation at the unconstrained mode: :func:`pplang.inference.laplace`."""
+        from .inference import laplace
+
+        return laplace(self, data, **options)
+
+    def variational(self, data: dict | str | Path | None = None, **options):
+        """Mean-field or full-rank variational inference (SVI): :func:`pplang.inference.variational`."""
+        from .inference import variational
+
+        return variational(self, data, **options)
+
+    def pathfinder(self, data: dict | str | Path | None = None, **options):
+        """Multi-path Pathfinder (BlackJAX): :func:`pplang.inference.pathfinder`."""
+        from .inference import pathfinder
+
+        return pathfinder(self, data, **options)
