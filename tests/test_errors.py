@@ -41,6 +41,8 @@ COVERED_ELSEWHERE = {
     "bad-setting": "test_settings.test_bad_settings_are_refused_before_the_model_is_read",
     "bad-init": "test_settings.test_initial_values_are_checked_against_the_model",
     "unknown-var": "test_settings.test_vars_are_checked_before_sampling",
+    "enumeration-size": "test_discrete.test_large_enumerations_are_warned_with_their_size",
+    "missing-value": "test_missing.test_covariate_without_a_distribution_is_an_error_that_says_what_to_write",
 }
 
 
