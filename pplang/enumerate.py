@@ -85,7 +85,7 @@ def _site(spec: Spec, site: Site, errors: list[Diagnostic]) -> Site:
                                      "to be enumerated: its number of values is fixed before sampling",
                                      te.node.span, "use a data value (or a literal) that is the same for every "
                                      "element"))
-    if site.dist.support == "integer_interval":  # DiscreteUniform(low, high) = DiscreteUniform(0, high - low) + low
+    if site.arg("low") is not None:  # DiscreteUniform(low, high) = DiscreteUniform(0, high - low) + low
         low, high = site.arg("low"), site.arg("high")
         zero = TExpr(ir.Num(0, True), VType("int"))
         width = TExpr(ir.BinOp("-", high.node, low.node, high.node.span), VType("int"), (high, low))
@@ -103,15 +103,13 @@ def _known(spec: Spec, te: TExpr) -> bool:
 
 def support_size(site: Site) -> ir.Expr:
     """The number of values of an enumerated site, as a size expression over data."""
-    match site.dist.support:
-        case "boolean":
-            return ir.Num(2, True)
-        case "categorical":
-            te = site.arg(site.dist.params[0])
-            return te.type.dims[-1]
-        case "integer_interval":
-            return ir.BinOp("+", site.arg("high").node, ir.Num(1, True))
-    return ir.BinOp("+", site.arg("total_count").node, ir.Num(1, True))
+    if site.dist.support == "boolean":
+        return ir.Num(2, True)
+    if site.dist.support == "categorical":
+        return site.arg(site.dist.params[0]).type.dims[-1]
+    if site.arg("total_count") is not None:  # Binomial: 0..n
+        return ir.BinOp("+", site.arg("total_count").node, ir.Num(1, True))
+    return ir.BinOp("+", site.arg("high").node, ir.Num(1, True))  # DiscreteUniform(0, high - low)
 
 
 def _texprs(item) -> list[TExpr]:

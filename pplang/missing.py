@@ -181,7 +181,7 @@ class ImputedModel(_model_class()):
             exc.source, exc.file = exc.source or base.source, exc.file or base.path
             raise
         super().__init__(base.source, base.path, base.program, spec, lower_numpyro.lower(spec, Path(base.path).name))
-        self.where, self.shapes = where, shapes
+        self.where, self.shapes, self.base = where, shapes, base
 
     def prepare_data(self, data=None, data_file: str | None = None) -> dict:
         from .runtime import read_data_file
@@ -189,6 +189,7 @@ class ImputedModel(_model_class()):
         if isinstance(data, (str, Path)):
             data_file, data = str(data), read_data_file(data)
         kwargs = super().prepare_data(filled(data or {}, self.where), data_file)
+        self.base.data_warnings = self.data_warnings  # the model the caller holds reports them
         for m in self.spec.missing:
             if m.mode == "latent":
                 kwargs[m.positions] = np.asarray(self.where[m.name], dtype=np.int64)

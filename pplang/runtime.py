@@ -126,8 +126,9 @@ def prepare_data(spec: Spec, raw: dict, data_file: str | None = None) -> tuple[d
         arr = arr.reshape(shape)
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             bad = tuple(np.argwhere(~np.isfinite(arr))[0]) if arr.shape else ()
-            fail("data-not-finite", f'"{name}{_fmt_index(bad) if bad else ""}" is {arr[bad]}', decl,
-                 "NaN and infinity are not data: write null (JSON's null) for a missing value")
+            fail("data-not-finite", f'"{name}{_fmt_index(bad) if bad else ""}" is {arr[bad]} (write null for a '
+                 "missing value)", decl, "NaN and infinity are not data: a missing value is JSON's null, which "
+                 "pplang imputes when the model gives the data a distribution")
             continue
         if sym.type.elem == "int":
             if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
@@ -353,7 +354,7 @@ class Posterior:
                 stats = summarize(grouped[name])
                 for flat, idx in flat_names(name, np.shape(grouped[name])[2:]):
                     rows[flat] = {k: _finite_or_none(v[idx]) for k, v in stats.items()}
-            for flat, draws in (self.imputed or {}).items():  # missing data, under the element's name
+            for flat, draws in (getattr(self, "imputed", None) or {}).items():  # missing data, by element name
                 stats = summarize(draws)
                 rows[flat] = {k: _finite_or_none(v) for k, v in stats.items()}
             self._statistics = rows

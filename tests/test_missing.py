@@ -108,7 +108,7 @@ def test_nan_is_an_error_that_says_to_write_null():
     with pytest.raises(PplangError) as err:
         pplang.compile(REGRESSION).prepare_data({"N": 2, "x": [1.0, float("nan")], "y": [0.0, 1.0]})
     (d,) = err.value.diagnostics
-    assert d.code == "data-not-finite" and "write null" in d.help
+    assert d.code == "data-not-finite" and "write null for a missing value" in d.message and "null" in d.help
 
 
 def test_check_accepts_imputable_nulls(tmp_path):
