@@ -14,7 +14,8 @@ What the pass decides, so that lowering only renders it:
   left, so they never meet a plate dimension.
 - outcomes counted from 0: NumPyro enumerates the values 0..size-1 whatever the support, so a
   DiscreteUniform(low, high) is rendered as ``DiscreteUniform(0, high - low) + low`` and a
-  Categorical (Stan's 1..K) as NumPyro's 0-based class ``+ 1`` (``Site.offset``).
+  Categorical (Stan's 1..K) as NumPyro's 0-based class ``+ 1`` (``Site.offset``), not through the
+  registry's 1-based wrapper, whose log density would be evaluated one value off.
 - which definitions carry enumeration dimensions (``Definition.enumerated``), and which statements
   combine which enumerated latents (``Spec.enum_uses``, for the size warning).
 - uses it cannot sum out are errors (``enumeration``): a constant or data index (``z[1]``,
@@ -91,6 +92,9 @@ def _site(spec: Spec, site: Site, errors: list[Diagnostic]) -> Site:
         width = TExpr(ir.BinOp("-", high.node, low.node, high.node.span), VType("int"), (high, low))
         args = tuple((p, zero if p == "low" else width if p == "high" else e) for p, e in site.args)
         return replace(site, method=Method.ENUMERATED, args=args, offset=low.node)
+    if site.dist.offset:  # Stan's 1..K: NumPyro's own 0-based class, the offset added explicitly
+        return replace(site, method=Method.ENUMERATED, dist=replace(site.dist, offset=0),
+                       offset=ir.Num(site.dist.offset, True))
     return replace(site, method=Method.ENUMERATED)
 
 

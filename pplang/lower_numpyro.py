@@ -561,8 +561,6 @@ class _Lowering:
         code = self.dist(site, lower)
         if site.observed:
             obs = pyname(name)
-            if site.offset is not None:  # NumPyro counts the outcomes from 0
-                obs = f"(None if {obs} is None else {obs} - {size(site.offset)})"
             if site.missing is not None and site.missing.mode == "masked":
                 code = f"{code}.mask({site.missing.mask})"
             self.w.line(f"numpyro.sample({literal(name)}, {code}, obs={obs})")

@@ -149,8 +149,8 @@ class Site:
     ``method`` how a latent prior is rendered; ``reparam`` the parameterisation (an IR annotation
     value); ``implicit`` how many trailing plates cover un-indexed dimensions of the left side;
     ``element`` the constant indices of ``phi[1] ~ ...`` (method FACTOR on a declared parameter);
-    ``offset`` added to the NumPyro site's outcomes to give the model's value (Categorical's 1; an
-    enumerated DiscreteUniform's low: enumeration counts 0..size-1); ``missing`` how the null
+    ``offset`` added to an enumerated site's NumPyro outcomes to give the model's value (a
+    Categorical's 1, a DiscreteUniform's low: enumeration counts 0..size-1); ``missing`` how the null
     entries of observed data are imputed (:mod:`pplang.missing`)."""
 
     name: str
