@@ -121,10 +121,11 @@ def cmd_check(args) -> int:
     model = load(args.model)
     warnings = list(model.warnings)
     if args.data:  # every data check, without JAX (derived data needs the model run, so it waits)
-        from .runtime import prepare_data, read_data_file
+        from .missing import prepare_checked
+        from .runtime import read_data_file
 
         try:
-            _, data_warnings = prepare_data(model.spec, read_data_file(args.data), args.data)
+            _, data_warnings = prepare_checked(model.spec, read_data_file(args.data), args.data)
         except PplangError as exc:
             exc.source, exc.file = exc.source or model.source, exc.file or model.path
             raise

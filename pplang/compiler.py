@@ -1,4 +1,5 @@
-"""The driver: source text -> IR -> checked model (spec) -> NumPyro source -> Model."""
+"""The driver: source text -> IR -> checked model (spec) -> enumeration of discrete latents (spec ->
+spec) -> NumPyro source -> Model."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from . import checks, lower_numpyro, syntax
 from lark.exceptions import VisitError
 
 from .diagnostics import Diagnostic, PplangError
+from .enumerate import enumerate_discrete
 from .ir import Span
 from .runtime import Model
 
@@ -18,7 +20,7 @@ def compile(source: str, path: str = "<string>") -> Model:  # noqa: A001 - the p
     try:
         try:
             program = syntax.parse(source)
-            spec = checks.check(program)
+            spec = enumerate_discrete(checks.check(program))
             lowered = lower_numpyro.lower(spec, Path(path).name)
         except (RecursionError, VisitError) as exc:
             if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):

@@ -301,6 +301,31 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "runs that converged reach different log densities, the posterior has several modes (or "
         "ridges), and one mode summarises it badly: sample it with `pplang run`.",
     ),
+    "enumeration": (
+        "a discrete latent variable is used in a way enumeration cannot sum out",
+        "A discrete latent with finitely many values (Bernoulli, Categorical, DiscreteUniform, Binomial "
+        "with a data count) is summed out exactly: every statement that reads it is evaluated at all of its "
+        "values at once (NumPyro's parallel enumeration). So `z[n]` may be read element by element, inside "
+        "statements over the same index set n, by sampling statements and definitions; not inside a `for` "
+        "loop, in `target +=`, by a non-centred site, or by a constant index (`z[1]`). Its bounds (and a "
+        "Binomial's count) must be known before sampling. Discrete latents with infinitely many values "
+        "(Poisson, NegativeBinomial) cannot be enumerated: marginalise them by hand over a truncated range.",
+    ),
+    "enumeration-size": (
+        "enumerating discrete latents would build very large tensors",
+        "A statement that reads several enumerated latents is evaluated at every combination of their "
+        "values, for every element of its plates: the tensor has the product of those sizes. Large ones "
+        "make sampling slow or run out of memory. Reduce the number of values, or marginalise by hand.",
+    ),
+    "missing-value": (
+        "a data value is missing (null) where pplang cannot impute it",
+        "JSON `null` marks a missing value. Missing entries of data that the model gives a distribution "
+        "(`x[i] ~ Normal(mu_x, sigma_x)`) are imputed: each becomes a parameter (reported as `x[4]`), or, "
+        "when nothing else reads the data, is left out of the likelihood and drawn from its posterior "
+        "predictive. A covariate without a distribution, a size, an index or data used by derived data "
+        "cannot be imputed: give it a distribution, or drop the rows. NaN is not a missing value marker: "
+        "write null.",
+    ),
 }
 
 

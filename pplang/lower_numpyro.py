@@ -117,11 +117,14 @@ def _is_plate_index(idx: ir.Expr, t: TExpr) -> bool:
 class ExprLowering:
     """Lowers the typed expressions of one statement, given its plates (and loop)."""
 
-    def __init__(self, plates: tuple[Plate, ...] = (), loop: Loop | None = None, data: frozenset = frozenset()):
+    def __init__(self, plates: tuple[Plate, ...] = (), loop: Loop | None = None, data: frozenset = frozenset(),
+                 enumerated: dict[str, int] | None = None):
         self.plates = plates
         self.pos = {p.index: k for k, p in enumerate(plates)}
         self.loop = loop
         self.data = data  # names of data and derived data (NumPy arrays: indexed by traced values need jnp)
+        # values that carry enumeration dimensions -> their number of dimensions without them
+        self.enumerated = enumerated or {}
 
     def __call__(self, te: TExpr) -> str:
         e = te.node
@@ -201,6 +204,8 @@ class ExprLowering:
         name = e.base.id
         base = pyname(name)
         indices = list(zip(e.indices, te.args))
+        if name in self.enumerated:
+            return self.enumerated_index(name, indices)
         if self.loop is not None and name in self.loop.defined:
             lag = e.indices[0] != ir.Name(self.loop.var)
             base = f"_pp_{'prev' if lag else 'cur'}_{name}"
@@ -246,6 +251,17 @@ class ExprLowering:
             return self._basic_index(base, kinds)
         parts = [self.arange(val) if kind == "plate" else val for kind, val in kinds]
         return f"{base}[{', '.join(parts)}]"
+
+    def enumerated_index(self, name: str, indices) -> str:
+        """``z[n]`` of a value that carries enumeration dimensions, read through the statement's plate
+        indices (checked). Under enumeration its plate dimensions have size 1, so ``z`` itself
+        broadcasts; with posterior draws substituted (predictive, generated quantities) it has its
+        plate sizes and is laid out as any array. The forms agree when the layouts do."""
+        base = pyname(name)
+        basic = self._basic_index(base, [("plate", self.pos[i.id]) for i, _ in indices])
+        if basic == base:
+            return base
+        return f"({base} if jnp.ndim({base}) > {self.enumerated[name]} else {basic})"
 
     def _basic_index(self, base: str, kinds: list) -> str:
         """Indexing by scalars and plate indices in plate order: slices and new axes only."""
@@ -304,9 +320,13 @@ class _Lowering:
         self.source_name = source_name
         self.open_plates: tuple[Plate, ...] | None = None
         self.data = frozenset(s.name for s in spec.of_role(Role.DATA, Role.DERIVED))
+        carriers = spec.enumerated + [i for i in spec.items if isinstance(i, Definition) and i.enumerated]
+        self.enumerated = {c.name: len(c.type.shape) for c in carriers}
+        self.in_generated = False
 
     def lowering(self, plates: tuple[Plate, ...] = (), loop: Loop | None = None) -> ExprLowering:
-        return ExprLowering(plates, loop, self.data)
+        # generated quantities run on posterior draws only, never enumerated
+        return ExprLowering(plates, loop, self.data, None if self.in_generated else self.enumerated)
 
     def run(self) -> str:
         w = self.w
@@ -367,6 +387,7 @@ class _Lowering:
     def model(self) -> None:
         w = self.w
         names = [s.name for s in self.spec.of_role(Role.DATA, Role.DERIVED)]
+        names += [m.positions if m.mode == "latent" else m.mask for m in self.spec.missing]
         generated = self.spec.generated
         sig = self.signature(names, set(self.spec.observed), flag=bool(generated))
         w.line(f"def model({sig}):")
@@ -376,6 +397,8 @@ class _Lowering:
             if generated:
                 w.line(f"{GENERATE_FLAG} = data.get({literal(GENERATE_FLAG)}, False)")
         body_start = len(w.lines)
+        self.enumeration_marker()
+        self.imputed()
         for item in self.spec.items:
             w.origin = item.span.line
             self.item(item)
@@ -384,9 +407,11 @@ class _Lowering:
             w.origin = 0
             w.line(f"if {GENERATE_FLAG}:  # generated quantities: computed after sampling, never by NUTS")
             w.depth += 1
+            self.in_generated = True
             for item in generated:
                 w.origin = item.span.line
                 self.item(item)
+            self.in_generated = False
             self.enter(())
             w.depth -= 1
         if len(w.lines) == body_start:
@@ -425,7 +450,10 @@ class _Lowering:
             case Definition():
                 self.enter(item.plates)
                 code = self.lowering(item.plates)(item.value)
-                if item.broadcast:
+                if item.broadcast and item.enumerated:  # enumeration dimensions stay in front
+                    shape = _tuple([size(d) for d in item.type.shape])
+                    code = f"jnp.broadcast_to({code}, jnp.broadcast_shapes(jnp.shape({code}), {shape}))"
+                elif item.broadcast:
                     code = f"jnp.broadcast_to({code}, {_tuple([size(d) for d in item.type.shape])})"
                 self.w.line(f"{pyname(item.name)} = {self.recorded(item.name, item.role, code)}")
             case Factor(value=value, plates=plates):
@@ -539,13 +567,39 @@ class _Lowering:
         lower = self.lowering(site.plates)
         code = self.dist(site, lower)
         if site.observed:
-            self.w.line(f"numpyro.sample({literal(name)}, {code}, obs={pyname(name)})")
+            obs = pyname(name)
+            if site.missing is not None and site.missing.mode == "masked":
+                code = f"{code}.mask({site.missing.mask})"
+            self.w.line(f"numpyro.sample({literal(name)}, {code}, obs={obs})")
             return
         if site.method is Method.HALF:
             code = f"dist.{REGISTRY[site.dist.half].numpyro}({self.arg(site, site.arg('scale'))})"
         elif site.method is Method.TRUNCATED:
             code = self.truncated(code, site, site.type.lower, site.type.upper)
-        self.w.line(f"{pyname(name)} = numpyro.sample({literal(name)}, {code})")
+        elif site.method is Method.ENUMERATED:
+            code += ', infer={"enumerate": "parallel"}'
+        offset = "" if site.offset is None else f" + {size(site.offset)}"
+        self.w.line(f"{pyname(name)} = numpyro.sample({literal(name)}, {code}){offset}")
+
+    def enumeration_marker(self) -> None:
+        """NUTS enumerates to the left of the deepest plate of any *sample site* it traces; when a
+        definition has more plates than every site, a size-1 plate at the spec's nesting says so."""
+        m = self.spec.max_plate_nesting
+        if self.spec.enumerated and m > max(len(s.plates) for s in self.spec.sites()):
+            self.w.line(f"with numpyro.plate('_pp_enum_nesting', 1, dim={-m}):  # enumeration dims left of {m} plates")
+            self.w.line("    numpyro.factor('_pp_max_plate_nesting', 0.0)")
+
+    def imputed(self) -> None:
+        """Missing entries of data read by other statements: one parameter each (flat here; the
+        data's own sampling statement gives their density), put in place before anything reads it."""
+        for m in self.spec.missing:
+            if m.mode != "latent":
+                continue
+            n, value = pyname(m.name), f"_pp_value_{m.name}"
+            self.w.line(f"{value} = numpyro.sample({literal(m.site)}, "
+                        f"dist.ImproperUniform({_CONSTRAINTS[m.support]}, (), (jnp.size({m.positions}),)))")
+            self.w.line(f"{n} = jnp.ravel(jnp.asarray({n}, dtype=jnp.result_type(float))).at[{m.positions}]"
+                        f".set({value}).reshape(jnp.shape({n}))")
 
     def reparam(self) -> None:
         w = self.w

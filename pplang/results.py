@@ -79,16 +79,43 @@ class _Dims:
         return {d: np.arange(1, n + 1) for d, n in self.sizes.items()}
 
 
+def posterior_arrays(post) -> dict[str, np.ndarray]:
+    """The posterior's quantities, (chain, draw, ...): latents (enumerated discrete ones by their
+    draws), deterministic quantities, and imputed missing entries under their element names
+    (``y[4]``) instead of the site that holds them (``y[missing]``)."""
+    arrays = {k: v for k, v in post.model.public(post.grouped_samples).items() if not k.endswith("[missing]")}
+    return {**arrays, **(post.imputed or {})}
+
+
+def _discrete_groups(post, names: "_Dims") -> tuple[dict, dict, dict]:
+    """Each enumerated latent's conditional probabilities per draw, ``z_probs`` (chain, draw, ...,
+    value), with the values as the last coordinate."""
+    arrays, dims, coords = {}, {}, {}
+    for name, probs in ((post.discrete or {}).get("probabilities") or {}).items():
+        key = f"{name}_probs"
+        while key in post.model.spec.symbols:
+            key = "_" + key
+        value_dim = f"{name}_value"
+        arrays[key] = probs
+        dims[key] = names(name, probs.shape[2:-1]) + [value_dim]
+        coords[value_dim] = np.asarray(post.discrete["values"][name])
+    return arrays, dims, coords
+
+
 def posterior_to_arviz(post, *, predictive: bool = True, prior: dict | None = None):
     """The InferenceData of a :class:`~pplang.runtime.Posterior` (see ``Posterior.to_arviz``)."""
     import arviz as az
 
     model: Model = post.model
     names = _Dims(model)
-    posterior = {**model.public(post.grouped_samples), **post.generated(grouped=True)}  # as Stan/ArviZ do
+    posterior = {**posterior_arrays(post), **post.generated(grouped=True)}  # as Stan/ArviZ do
     observed = {k: np.asarray(post.data[k]) for k in model.observed if post.data.get(k) is not None}
+    for k, positions in getattr(model, "where", {}).items():  # imputed entries were not observed
+        if k in observed:
+            observed[k] = observed[k].astype(float)
+            observed[k].reshape(-1)[positions] = np.nan
     constant = {k: np.asarray(v) for k, v in post.data.items()
-                if k not in observed and v is not None and np.asarray(v).dtype.kind in "biuf"}
+                if k not in observed and v is not None and not k.startswith("_pp") and np.asarray(v).dtype.kind in "biuf"}
     groups: dict[str, dict] = {
         "posterior": posterior,
         "sample_stats": post.sample_stats(),
@@ -105,7 +132,10 @@ def posterior_to_arviz(post, *, predictive: bool = True, prior: dict | None = No
     for group, arrays in groups.items():
         if group != "sample_stats":
             dims.update(names.of(arrays, 0 if group in ("observed_data", "constant_data") else 2))
-    idata = az.from_dict(**groups, dims=dims, coords=names.coords)
+    probs, prob_dims, prob_coords = _discrete_groups(post, names)
+    groups["posterior"].update(probs)
+    dims.update(prob_dims)
+    idata = az.from_dict(**groups, dims=dims, coords={**names.coords, **prob_coords})
     return _with_attrs(idata, run_attrs(model, post.data_file, post.seed, post.settings_record))
 
 
@@ -150,7 +180,7 @@ def save_posterior(post, path: Path, *, predictive: bool = False, prior: dict | 
     if path.suffix.lower() == ".nc":
         write_netcdf(post.to_arviz(predictive=predictive, prior=prior), path)
     else:
-        columns = {"posterior": post.model.public(post.grouped_samples), "generated": post.generated(grouped=True)}
+        columns = {"posterior": posterior_arrays(post), "generated": post.generated(grouped=True)}
         if predictive:
             columns["posterior_predictive"] = post.predictive(grouped=True)
         write_csv(columns, path)

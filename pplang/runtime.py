@@ -105,6 +105,11 @@ def prepare_data(spec: Spec, raw: dict, data_file: str | None = None) -> tuple[d
             continue
         if arr.dtype == bool:
             arr = arr.astype(np.int64)
+        if arr.dtype.kind == "O" and np.any(np.equal(arr, None)):
+            fail("missing-value", f'"{name}" has missing values (null) at '
+                 f"{name}{_fmt_index(tuple(np.argwhere(np.equal(arr, None))[0]))}", decl,
+                 "missing values are imputed when the model is sampled (`pplang run`, Model.sample), not here")
+            continue
         if arr.dtype.kind not in "iuf":
             fail("data-type", f'"{name}" must hold numbers, got {type(raw[name]).__name__}', decl)
             continue
@@ -121,7 +126,9 @@ def prepare_data(spec: Spec, raw: dict, data_file: str | None = None) -> tuple[d
         arr = arr.reshape(shape)
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             bad = tuple(np.argwhere(~np.isfinite(arr))[0]) if arr.shape else ()
-            fail("data-not-finite", f'"{name}{_fmt_index(bad) if bad else ""}" is {arr[bad]}', decl)
+            fail("data-not-finite", f'"{name}{_fmt_index(bad) if bad else ""}" is {arr[bad]} (write null for a '
+                 "missing value)", decl, "NaN and infinity are not data: a missing value is JSON's null, which "
+                 "pplang imputes when the model gives the data a distribution")
             continue
         if sym.type.elem == "int":
             if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):
@@ -224,6 +231,10 @@ class Posterior:
     _predictive: dict | None = field(default=None, repr=False)
     _generated: dict | None = field(default=None, repr=False)
     _statistics: dict | None = field(default=None, repr=False)
+    # enumerated discrete latents (pplang.discrete): draws, probabilities, values, recomputed deterministics
+    discrete: dict | None = field(default=None, repr=False)
+    # imputed missing data (pplang.missing): element name ("y[4]") -> (chains, draws)
+    imputed: dict | None = field(default=None, repr=False)
 
     @property
     def settings_record(self) -> dict[str, Any]:
@@ -234,12 +245,17 @@ class Posterior:
 
     @property
     def samples(self) -> dict[str, np.ndarray]:
-        return {k: np.asarray(v) for k, v in self.mcmc.get_samples().items()}
+        return _flatten_chains(self.grouped_samples)
 
     @property
     def grouped_samples(self) -> dict[str, np.ndarray]:
-        """The draws with a leading chain axis: name -> array (chains, samples, ...)."""
-        return {k: np.asarray(v) for k, v in self.mcmc.get_samples(group_by_chain=True).items()}
+        """The draws with a leading chain axis: name -> array (chains, samples, ...); enumerated
+        discrete latents by their draws from the conditional posterior."""
+        out = {k: np.asarray(v) for k, v in self.mcmc.get_samples(group_by_chain=True).items()}
+        if self.discrete:
+            out.update(self.discrete["draws"])
+            out.update(self.discrete["deterministic"])
+        return out
 
     @property
     def num_divergences(self) -> int:
@@ -338,6 +354,9 @@ class Posterior:
                 stats = summarize(grouped[name])
                 for flat, idx in flat_names(name, np.shape(grouped[name])[2:]):
                     rows[flat] = {k: _finite_or_none(v[idx]) for k, v in stats.items()}
+            for flat, draws in (getattr(self, "imputed", None) or {}).items():  # missing data, by element name
+                stats = summarize(draws)
+                rows[flat] = {k: _finite_or_none(v) for k, v in stats.items()}
             self._statistics = rows
         return self._statistics
 
@@ -351,6 +370,15 @@ class Posterior:
         notes = []
         if self.num_chains < 2:
             notes.append("R-hat cannot be computed from one chain (it compares chains): run 2 or more chains")
+        extra = {}
+        if self.discrete:
+            from .discrete import summary_block
+
+            extra["discrete"] = summary_block(self)
+        if self.model is not None and self.model.spec.missing:
+            from .missing import imputed_note
+
+            notes += imputed_note(self.model)
         return {
             "parameters": rows,
             "num_divergences": self.num_divergences,
@@ -362,6 +390,7 @@ class Posterior:
             "settings": self.settings_record,
             "notes": notes,
             "timing": self.timing,
+            **extra,
         }
 
 
@@ -418,6 +447,10 @@ def format_summary(summary: dict) -> str:
         row = "".join(f"{'-':>10}" if s[k] is None else f"{s[k]:>10.{digits.get(k, 2)}f}" for k in keys)
         lines.append(f"{name:>{width + 2}}{row}")
     lines.append("")
+    if summary.get("discrete"):
+        from .discrete import format_block
+
+        lines += [format_block(summary["discrete"]), ""]
     lines.append(f"Number of divergences: {summary['num_divergences']}")
     lines.extend(f"Note: {note}" for note in summary.get("notes", []))
     return "\n".join(lines)
@@ -549,6 +582,10 @@ class Model:
             exc.source, exc.file = exc.source or self.source, exc.file or self.path
             raise
         derived = self._run_located(lambda: self._module()["transform_data"](**values))
+        if self.spec.enum_uses:
+            from .discrete import enumeration_warnings
+
+            self.data_warnings += enumeration_warnings(self.spec, lambda e: const_eval(e, values))
         return {**values, **derived}
 
     def _run_located(self, fn):
@@ -628,7 +665,8 @@ class Model:
             kwargs = self.predictive_data(data, data_file)
             draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
                 jax.random.PRNGKey(seed), **kwargs))
-        return self.public(draws)
+        shift = self._offsets(kwargs)  # NumPyro's outcomes -> the model's values (1-based categories)
+        return {k: v + shift.get(k, 0) for k, v in self.public(draws).items()}
 
     def latent_shapes(self, kwargs: dict, *, as_written: bool = False) -> dict[str, tuple[int, ...]]:
         """The shape of every latent sample site given the model's kwargs: one trace at NUTS's kind
@@ -653,8 +691,11 @@ class Model:
         aux = self.auxiliary_sites
         errors: dict[str, Diagnostic] = {}
         out = {}
+        shift = self._offsets(kwargs)
         for site, shape in self.latent_shapes(kwargs, as_written=True).items():
             name = aux.get(site, site)  # messages name the model's quantity, never NumPyro's site
+            if site in shift and site in samples:  # the model's values -> NumPyro's outcomes (from 0)
+                samples = {**samples, site: np.asarray(samples[site]) - shift[site]}
             if site not in samples:
                 errors.setdefault(name, Diagnostic("fit-mismatch", f'the fit has no draws of "{name}"',
                                                    help="was the fit made with this model?"))
@@ -670,6 +711,15 @@ class Model:
         if errors:
             raise PplangError(list(errors.values()), source=self.source, file=self.path)
         return out
+
+    def _offsets(self, kwargs: dict) -> dict:
+        """Sites whose model value is NumPyro's outcome plus an offset (Stan's 1-based categories,
+        an enumerated DiscreteUniform's low): name -> offset, to turn draws of the NumPyro site
+        into the model's values (and back, for posterior draws substituted into the model)."""
+        from .spec import Site
+
+        sites = [s for s in (*self.spec.items, *self.spec.generated) if isinstance(s, Site) and s.offset is not None]
+        return {s.name: const_eval(s.offset, kwargs) for s in sites}
 
     def _check_replicable(self) -> None:
         """Replicated data cannot be drawn when an observed quantity is also read on a right side
@@ -710,7 +760,8 @@ class Model:
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
         pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=self.observed)
         draws = self._run_located(lambda: pred(key, **kwargs))
-        return {k: np.asarray(draws[k]) for k in self.observed if k in draws}
+        shift = self._offsets(kwargs)
+        return {k: np.asarray(draws[k]) + shift.get(k, 0) for k in self.observed if k in draws}
 
     def generate(self, samples: dict[str, np.ndarray], data: dict, *, seed: int = 0) -> dict[str, np.ndarray]:
         """The generated quantities for each posterior draw (``samples`` with (chain, draw) axes;
@@ -729,7 +780,8 @@ class Model:
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
         pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=names)
         draws = self._run_located(lambda: pred(key, **data, **{GENERATE_FLAG: True}))
-        return {k: np.asarray(draws[k]) for k in names if k in draws}
+        shift = self._offsets(data)
+        return {k: np.asarray(draws[k]) + shift.get(k, 0) for k in names if k in draws}
 
     def log_likelihood(self, samples: dict[str, np.ndarray], data: dict) -> dict[str, np.ndarray]:
         """log p(y_i | draw) of every observation (``numpyro.infer.log_likelihood``): name ->
@@ -756,7 +808,8 @@ class Model:
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
         pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=sites)
         draws = self._run_located(lambda: pred(key, **kwargs))
-        return {k: np.asarray(draws[k]) for k in sites if k in draws}
+        shift = self._offsets(kwargs)
+        return {k: np.asarray(draws[k]) + shift.get(k, 0) for k in sites if k in draws}
 
     def sample(self, data: dict | str | Path | None = None, *, chains: int = DEFAULTS.chains,
                warmup: int = DEFAULTS.warmup, samples: int = DEFAULTS.samples, seed: int = DEFAULTS.seed,
@@ -773,6 +826,14 @@ class Model:
         their natural scale, used by every chain (NumPyro's ``init_to_value``). Settings and
         initial values are checked before sampling (:class:`PplangError`). ``cache`` keeps compiled
         samplers in JAX's persistent compilation cache (see :mod:`pplang.jitcache`)."""
+        from .missing import for_data
+
+        imputed = for_data(self, data)  # nulls in the data: the model compiled for its missing entries
+        if imputed is not self:
+            return imputed.sample(data, chains=chains, warmup=warmup, samples=samples, seed=seed,
+                                  chain_method=chain_method, progress_bar=progress_bar, float64=float64,
+                                  data_file=data_file, target_accept=target_accept, dense_mass=dense_mass,
+                                  max_tree_depth=max_tree_depth, thin=thin, init=init, cache=cache)
         settings = SamplerSettings(chains=chains, warmup=warmup, samples=samples, seed=seed,
                                    chain_method=chain_method, target_accept=target_accept,
                                    max_tree_depth=max_tree_depth, dense_mass=dense_mass, thin=thin,
@@ -807,9 +868,18 @@ class Model:
         timing["sample_s"] = run_s - clock.compile_s
         timing["cache_hits"], timing["cache_misses"] = clock.cache_hits, clock.cache_misses
         data_file = data_file or (str(data) if isinstance(data, (str, Path)) else None)
-        return Posterior(mcmc, self.reported, chains, samples, warmup, seed, chain_method, timing,
+        post = Posterior(mcmc, self.reported, chains, samples, warmup, seed, chain_method, timing,
                          model=self, data=kwargs, data_file=data_file, settings=settings,
                          init=dict(init) if init else None)
+        if self.spec.enumerated:  # draws and probabilities of the discrete latents NUTS did not see
+            from .discrete import discrete_posterior
+
+            t2 = time.perf_counter()
+            grouped = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+            with precision(float64):
+                post.discrete = self._run_located(lambda: discrete_posterior(self, grouped, kwargs, seed))
+            timing["discrete_s"] = time.perf_counter() - t2
+        return post
 
     # approximate inference: the same model and data, other methods (pplang/inference.py)
     def optimize(self, data: dict | str | Path | None = None, **options):

@@ -38,6 +38,8 @@ class Method(enum.Enum):
     FLAT = "flat"            # ImproperUniform over the declared constraint + a factor with the log density
     FACTOR = "factor"        # the left side is a defined quantity or an element of a declared parameter:
                              # its log density is added to the target (Stan's ~ on a transformed parameter)
+    ENUMERATED = "enumerated"  # a discrete latent with finite support, summed out exactly by parallel
+                               # enumeration (pplang.enumerate decides it; NUTS never sees it)
 
 
 # Containers whose constraint couples the elements of the last one or two dimensions.
@@ -146,7 +148,10 @@ class Site:
     an observation; ``args`` the distribution's arguments bound by NumPyro parameter name;
     ``method`` how a latent prior is rendered; ``reparam`` the parameterisation (an IR annotation
     value); ``implicit`` how many trailing plates cover un-indexed dimensions of the left side;
-    ``element`` the constant indices of ``phi[1] ~ ...`` (method FACTOR on a declared parameter)."""
+    ``element`` the constant indices of ``phi[1] ~ ...`` (method FACTOR on a declared parameter);
+    ``offset`` added to an enumerated site's NumPyro outcomes to give the model's value (a
+    Categorical's 1, a DiscreteUniform's low: enumeration counts 0..size-1); ``missing`` how the null
+    entries of observed data are imputed (:mod:`pplang.missing`)."""
 
     name: str
     role: Role
@@ -160,6 +165,8 @@ class Site:
     span: ir.Span
     implicit: int = 0
     element: tuple[TExpr, ...] = ()
+    offset: ir.Expr | None = None
+    missing: Missing | None = None
 
     @property
     def observed(self) -> bool:
@@ -181,7 +188,8 @@ class FlatParam:
 @dataclass(frozen=True, slots=True)
 class Definition:
     """``name[plates] = value``: role DETERMINISTIC (reported), LOCAL or GENERATED; ``broadcast``
-    when the value must be broadcast to the plates' shape."""
+    when the value must be broadcast to the plates' shape; ``enumerated`` when it reads an
+    enumerated discrete latent (its value then carries enumeration dimensions)."""
 
     name: str
     role: Role
@@ -190,6 +198,31 @@ class Definition:
     value: TExpr
     span: ir.Span
     broadcast: bool = False
+    enumerated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """The null entries of observed data ``name``: ``mode`` "latent" (one parameter per missing
+    entry, site ``name[missing]``, for data that other statements read) or "masked" (left out of
+    the likelihood and drawn from the posterior predictive after sampling); ``support`` the
+    constraint of the latent entries. The positions come with the data (``_pp_missing_<name>``)."""
+
+    name: str
+    mode: str
+    support: str = "real"
+
+    @property
+    def site(self) -> str:
+        return f"{self.name}[missing]"
+
+    @property
+    def positions(self) -> str:
+        return f"_pp_missing_{self.name}"
+
+    @property
+    def mask(self) -> str:
+        return f"_pp_observed_{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,10 +317,24 @@ class IndexUse:
     plates: tuple[Plate, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class EnumUse:
+    """A statement that reads enumerated latents ``names`` (directly or through definitions):
+    its tensors have one dimension per name's outcomes besides its ``plates``."""
+
+    names: tuple[str, ...]
+    plates: tuple[Plate, ...]
+    span: ir.Span
+
+
 @dataclass
 class Spec:
     """The checked model. ``items`` are the model's statements in source order; ``generated``
-    the generated quantities; ``derived`` the derived data."""
+    the generated quantities; ``derived`` the derived data. With enumerated discrete latents
+    (:mod:`pplang.enumerate`): ``max_plate_nesting`` (the most plates of any model statement:
+    enumeration dimensions go to its left) and ``enum_uses`` (which statements combine which
+    enumerated latents, for the size warning); with missing data (:mod:`pplang.missing`):
+    ``missing``."""
 
     symbols: dict[str, Symbol]
     derived: tuple[Derived, ...] = ()
@@ -296,6 +343,14 @@ class Spec:
     size_checks: tuple[SizeCheck, ...] = ()
     index_uses: tuple[IndexUse, ...] = ()
     warnings: list = field(default_factory=list)
+    max_plate_nesting: int = 0
+    enum_uses: tuple[EnumUse, ...] = ()
+    missing: tuple[Missing, ...] = ()
+
+    @property
+    def enumerated(self) -> list[Site]:
+        """The discrete latents summed out by enumeration (:mod:`pplang.enumerate`)."""
+        return [s for s in self.sites() if s.method is Method.ENUMERATED]
 
     def of_role(self, *roles: Role) -> list[Symbol]:
         return [s for s in self.symbols.values() if s.role in roles]
@@ -411,6 +466,10 @@ def _item_lines(item: Item) -> list[str]:
                      f"  type: {type_text(item.type)}", f"  plates: {_plates_text(item.plates)}",
                      f"  method: {item.method.value}; reparam: {_ann_text(item.reparam)}"]
             lines += [f"  arg {p} = {_texpr_text(e)}" for p, e in item.args]
+            if item.offset is not None:
+                lines.append(f"  value = NumPyro's outcome + {_expr_text(item.offset)}")
+            if item.missing is not None:
+                lines.append(f"  missing entries: {item.missing.mode} ({item.missing.support})")
             if item.truncation is not None:
                 lo, hi = item.truncation
                 lines.append(f"  truncated to [{_expr_text(lo.node) if lo else '_'}, {_expr_text(hi.node) if hi else '_'}]")
@@ -420,7 +479,8 @@ def _item_lines(item: Item) -> list[str]:
         case Definition():
             return [f"define {item.name} ({item.role.value}) line {item.span.line}",
                     f"  type: {type_text(item.type)}", f"  plates: {_plates_text(item.plates)}",
-                    f"  value: {_texpr_text(item.value)}" + ("  (broadcast)" if item.broadcast else "")]
+                    f"  value: {_texpr_text(item.value)}" + ("  (broadcast)" if item.broadcast else "")
+                    + ("  (enumerated)" if item.enumerated else "")]
         case InitElement():
             return [f"init {item.name}[{item.position}] line {item.span.line}",
                     f"  plates: {_plates_text(item.plates)}", f"  value: {_texpr_text(item.value)}"]
@@ -456,6 +516,9 @@ def dump(spec: Spec) -> str:
         out.append("generated:")
         for item in spec.generated:
             out += ["  " + line for line in _item_lines(item)]
+    if spec.enumerated:
+        out.append(f"enumeration: {', '.join(s.name for s in spec.enumerated)}; max_plate_nesting "
+                   f"{spec.max_plate_nesting}")
     if spec.size_checks:
         out.append("size checks (with the data):")
         out += [f"  {_expr_text(c.left)} == {_expr_text(c.right)}  ({c.what}, line {c.span.line})"

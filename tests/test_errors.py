@@ -48,6 +48,8 @@ COVERED_ELSEWHERE = {
     "hessian-not-positive-definite": "test_inference_modes.test_each_check_has_its_warning",
     "elbo-not-converged": "test_inference_modes.test_each_check_has_its_warning",
     "restarts-disagree": "test_inference_modes.test_restarts_find_both_modes_of_a_bimodal_density",
+    "enumeration-size": "test_discrete.test_large_enumerations_are_warned_with_their_size",
+    "missing-value": "test_missing.test_covariate_without_a_distribution_is_an_error_that_says_what_to_write",
 }
 
 

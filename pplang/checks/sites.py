@@ -187,10 +187,18 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
             method = Method.FACTOR
         else:
             method = param_method(ctx, t, info, raw, stmt.dist)
-    if info.discrete and not observed and not generated:
-        ctx.err("invalid-type", f'"{lhs.name}" would be a discrete latent variable ({info.name}); '
-                "NUTS needs continuous parameters", stmt.dist.dist_span,
-                "marginalise it with `target += log_sum_exp(...)`")
+    if info.discrete and not observed and not generated and not finite_support(info, typed):
+        ctx.err("invalid-type", f'"{lhs.name}" would be a discrete latent variable with infinitely many values '
+                f"({info.name}): it cannot be summed out by enumeration, and NUTS needs continuous parameters",
+                stmt.dist.dist_span, "observe it, or marginalise it by hand over a truncated range: "
+                "`target += log_sum_exp(...)` of its terms for 0..K; discrete latents with finitely many values "
+                "(Bernoulli, Categorical, DiscreteUniform, Binomial) are summed out automatically")
+        ctx.failed.add(lhs.name)
+        return None
+    if info.discrete and method is not Method.PLAIN and not observed and not generated:
+        ctx.err("invalid-type", f'"{lhs.name}" is a discrete latent: it cannot be a declared parameter or be given '
+                "a distribution element by element", stmt.dist.dist_span,
+                f"leave it undeclared and write `{lhs.name}[n] ~ {info.name}(...)` for every element")
         ctx.failed.add(lhs.name)
         return None
     elem_dims = t.shape[len(consts) + len(plates):]
@@ -218,6 +226,13 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
     reparam = check_reparam(ctx, stmt, info, method, observed, generated)
     args = tuple((p, typed[p]) for p in info.params if p in typed)
     return Site(lhs.name, role, t, plates, info, args, trunc, method, reparam, stmt.span, len(implicit), element)
+
+
+def finite_support(info: DistInfo, typed: dict) -> bool:
+    """Whether a discrete distribution has finitely many outcomes (so it can be enumerated):
+    boolean, categorical, an integer interval, or counts up to a total (Binomial)."""
+    return info.support in ("boolean", "categorical", "integer_interval") or (
+        info.support == "nonnegative_integer" and "total_count" in typed)
 
 
 def _snake(name: str) -> str:
