@@ -41,6 +41,7 @@ COVERED_ELSEWHERE = {
     "bad-setting": "test_settings.test_bad_settings_are_refused_before_the_model_is_read",
     "bad-init": "test_settings.test_initial_values_are_checked_against_the_model",
     "unknown-var": "test_settings.test_vars_are_checked_before_sampling",
+    "auto-reparam": "test_auto_reparam.test_reparam_auto_with_nothing_to_choose_says_so",
 }
 
 
