@@ -5,7 +5,8 @@ bulk/tail ESS, saturated tree depth and low E-BFMI, each with a one-line explana
 are the summary's numbers (``Posterior.statistics``, :mod:`pplang.convergence`). When there are
 divergences it looks for the funnel pattern — a centred location-scale statement whose scale is
 itself a latent (``theta[n] ~ Normal(mu, tau)``) — and suggests ``noncentered`` at that statement's
-line, with the rewritten line and the evidence from where the divergent transitions sit.
+line, with the rewritten line (and the ``auto`` alternative, which lets pplang choose per group)
+and the evidence from where the divergent transitions sit.
 """
 
 from __future__ import annotations
@@ -80,12 +81,19 @@ def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
             line = model.source.splitlines()[stmt.span.line - 1]
             end = stmt.span.end_column - 1 if stmt.span.end_line == stmt.span.line else len(line)
             rewritten = line[:end].rstrip() + " noncentered" + line[end:]
+            auto = line[:end].rstrip() + " auto" + line[end:]
             evidence = _scale_evidence(stmt, model, posterior, diverging)
             name = stmt.name
             msg = (f'"{name}" is centred but its scale is a parameter: the funnel between them is the usual '
                    "cause of divergences" + (f"; {evidence}" if evidence else ""))
-            out.append(Diagnostic("funnel-reparam", msg, stmt.span, f"write it non-centred:  {rewritten.strip()}",
-                                  severity="warning"))
+            help = (f"write it non-centred:  {rewritten.strip()}\n"
+                    f"or let pplang choose from the data, per group (centred where the data inform a group, "
+                    f"non-centred where they do not):  {auto.strip()}  (every such statement: --reparam auto)")
+            chosen = {c.site: c.kind for c in getattr(model.spec, "auto", ())}
+            if name in chosen:  # `auto` chose this already: say so, and offer the other fix
+                help = (f"`auto` chose {chosen[name]} for it from a short fit; write it non-centred:  "
+                        f"{rewritten.strip()}, or raise the target acceptance")
+            out.append(Diagnostic("funnel-reparam", msg, stmt.span, help, severity="warning"))
     chains = posterior.num_chains
     bad_rhat, low_bulk, low_tail = [], [], []
     if chains > 1:

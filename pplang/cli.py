@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
                           "(latent parameters on their natural scale; the rest start at random)")
     run.add_argument("--vars", nargs="+", metavar="NAME",
                      help="show only these quantities (theta: every element; theta[3]: one)")
+    _reparam_arg(run)
     run.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--no-cache", action="store_true",
@@ -89,7 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--emit", choices=["program", "numpyro", "ir", "spec"], default="program",
                       help="program: the model plus data loading and a NUTS run (default); "
                            "numpyro: the model module only; ir: the parsed IR; spec: the checked, typed model")
-    comp.add_argument("--data", help="the data file the program reads by default (default: the sidecar)")
+    comp.add_argument("--data", help="the data file the program reads by default (default: the sidecar); "
+                      "`auto` parameterisations are chosen with it")
+    _reparam_arg(comp)
     comp.add_argument("-o", "--output", help="write to this file instead of standard output")
     _format_arg(comp)
 
@@ -102,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--debug", action="store_true", default=False if command is p else argparse.SUPPRESS,
                              help="on an internal error, print Python's traceback")
     return p
+
+
+def _reparam_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--reparam", choices=["auto"], default=None,
+                   help="auto: pplang chooses the parameterisation (centred, non-centred, or per group) of every "
+                        "hierarchical statement without one written, from the model and the data; written "
+                        "annotations stay (the `auto` annotation does this for one statement)")
 
 
 def _format_arg(p: argparse.ArgumentParser) -> None:
@@ -142,6 +152,10 @@ def cmd_compile(args) -> int:
     from .ir import dump
 
     model = load(args.model)
+    if args.emit in ("program", "numpyro", "spec") and (args.reparam or model.has_auto):
+        # the program must sample what `pplang run` samples: choose now (the spec is shown as
+        # written when there is no data to choose with)
+        model = _resolved(args, model, required=args.emit != "spec")
     if args.emit == "program":
         from .eject import eject
 
@@ -158,6 +172,27 @@ def cmd_compile(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _resolved(args, model, required: bool = True):
+    """``compile`` of a model with ``auto`` (or ``--reparam auto``): choose with the data, so the
+    program samples what ``pplang run`` samples (the choice comes from the same cache)."""
+    data_path = Path(args.data) if args.data else find_sidecar(Path(args.model))
+    if data_path is None and not required:
+        return model
+    if data_path is None:
+        raise PplangError([Diagnostic("no-data-file", f"no data file for {args.model}: `auto` chooses the "
+                                      "parameterisation with the data",
+                                      help=f"pass --data FILE or create {Path(args.model).with_suffix('.json')}")],
+                          file=args.model)
+    resolved = model.resolve(str(data_path), reparam=args.reparam)
+    concise = args.format == "concise"
+    _print_warnings(resolved.reparam_notes, model.source, model.path, concise)
+    from .autoreparam import describe
+
+    for choice in resolved.spec.auto:
+        print(f"# auto: {describe(choice)}", file=sys.stderr)
+    return resolved
 
 
 def _data_path(args, model) -> Path | None:
@@ -217,11 +252,12 @@ def cmd_run(args) -> int:
     cli_workflow.check_run_args(args)
     progress = not args.json and not args.no_progress and sys.stderr.isatty()
     posterior = model.sample(str(data_path) if data_path else None, **settings.as_dict(), init=init,
-                             progress_bar=progress, cache=not args.no_cache)
+                             progress_bar=progress, cache=not args.no_cache, reparam=args.reparam)
     posterior.timing["compile_s"] = compile_s
     from .advice import sampling_diagnostics
 
-    advice = model.data_warnings + sampling_diagnostics(model, posterior)
+    model = posterior.model  # with `auto`, the model as chosen for this data
+    advice = model.data_warnings + model.reparam_notes + sampling_diagnostics(model, posterior)
     summary = posterior.summary(args.vars)
     summary["warnings"] = [{"code": d.code, "message": d.message, "line": d.span.line or None, "help": d.help}
                            for d in advice]

@@ -61,7 +61,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "reparam-unsupported": (
         "the distribution cannot be non-centred",
         "`noncentered`, `partial(c)` and `auto` apply to location-scale families with real "
-        "support (Normal, StudentT, Cauchy, Laplace, Logistic).",
+        "support (Normal, StudentT, Cauchy, Laplace, Logistic). `auto` also needs something to "
+        "choose: the statement's location or scale must depend on another parameter (as in "
+        "`theta[n] ~ Normal(mu, tau)`); otherwise centred and non-centred are the same model.",
+    ),
+    "auto-reparam": (
+        "a note about the parameterisation `auto` chose",
+        "`auto` (an annotation, `pplang run --reparam auto`, `Model.sample(..., reparam=\"auto\")`) "
+        "chooses, per site and per group, between centred, non-centred and partial centring from "
+        "the data before sampling: a short mean-field fit gives each group's information and the "
+        "group scale, the formula lambda = tau^2 / (tau^2 + s^2) proposes a centring per group, and "
+        "the candidates (all centred, all non-centred, per group) are compared by their ELBO. The "
+        "choice is cached by model and data. This note says when there was nothing to choose or "
+        "the measurement failed (the site is then sampled centred).",
     ),
     "invalid-lhs": (
         "the left side of a statement is not something that can be sampled or defined",

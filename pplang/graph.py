@@ -61,6 +61,8 @@ def _ann(a: ir.Annotation) -> str:
             return f"partial({c:g})"
         case ir.Auto():
             return "auto"
+        case ir.PerElement():
+            return "centring per element (auto)"
         case _:
             assert_never(a)
 

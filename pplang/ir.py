@@ -156,12 +156,24 @@ class Partial:
 
 @dataclass(frozen=True, slots=True)
 class Auto:
-    """``auto``: learn the centring per element during warm-up (LocScaleReparam(None))."""
+    """``auto``: pplang chooses the parameterisation, per site and per element, from the model and
+    the data before sampling (:mod:`pplang.autoreparam`); the choice replaces this annotation."""
 
     span: Span = _span()
 
 
-Annotation = Union[Centered, NonCentered, Partial, Auto]
+@dataclass(frozen=True, slots=True)
+class PerElement:
+    """A centring per element, chosen by ``auto`` (never written in a model):
+    ``LocScaleReparam(centered=array)``. ``centered`` holds the values in [0, 1] in row-major
+    order, ``shape`` the site's shape (0 non-centres that element, 1 leaves it centred)."""
+
+    centered: tuple[float, ...]
+    shape: tuple[int, ...]
+    span: Span = _span()
+
+
+Annotation = Union[Centered, NonCentered, Partial, Auto, PerElement]
 
 
 # ----------------------------------------------------------------------------- types

@@ -67,6 +67,14 @@ def literal(value: object) -> str:
     raise TypeError(f"no literal form for {type(value).__name__}")
 
 
+def array_literal(values: tuple[float, ...], shape: tuple[int, ...]) -> str:
+    """Nested list source for ``values`` (row-major) of ``shape``, each through :func:`literal`."""
+    if not shape:
+        return literal(float(values[0]))
+    step = len(values) // shape[0] if shape[0] else 0
+    return "[" + ", ".join(array_literal(values[k * step:(k + 1) * step], shape[1:]) for k in range(shape[0])) + "]"
+
+
 def comment_text(text: str) -> str:
     """Free text made safe for a ``#`` comment: one line, control characters escaped."""
     return repr(text)[1:-1]
@@ -612,6 +620,13 @@ class _Lowering:
                     centered = literal(0)
                 case ir.Partial(centered=c):
                     centered = literal(float(c))
+                case ir.PerElement(centered=c, shape=shape):
+                    centered = f"jnp.array({array_literal(c, shape)})"
+                case ir.Auto():
+                    # not chosen yet: Model.sample / pplang run choose with the data (pplang.autoreparam)
+                    w.line(f"# {comment_text(site.name)}: `auto` -- the parameterisation is chosen with the data "
+                           "when the model is run; until then it is sampled centred")
+                    continue
                 case _:
                     raise AssertionError(f"parameterisation {site.reparam!r} reached lowering")
             extra = f", shape_params={site.dist.shape_params!r}" if site.dist.shape_params else ""

@@ -28,11 +28,22 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def reparam_used(model: Model) -> dict[str, str]:
-    """The parameterisation of each annotated latent: {"theta": "noncentered"}."""
+def reparam_used(model: Model) -> dict[str, Any]:
+    """The parameterisation of each annotated latent: {"theta": "noncentered"}; a site chosen by
+    ``auto`` gets what was chosen, {"theta": {"auto": "per-group", "centered": [0.0, ..., 1.0],
+    "shape": [16], "summary": "theta: non-centred for 8 groups (1-8), ..."}}, which
+    :func:`load_fit` applies again."""
     words = {ir.NonCentered: lambda a: "noncentered", ir.Auto: lambda a: "auto",
-             ir.Partial: lambda a: f"partial({a.centered})", ir.Centered: lambda a: "centered"}
-    return {name: words[type(ann)](ann) for name, ann in model.spec.reparam.items()}
+             ir.Partial: lambda a: f"partial({a.centered})", ir.Centered: lambda a: "centered",
+             ir.PerElement: lambda a: {"centered": list(a.centered), "shape": list(a.shape)}}
+    out: dict[str, Any] = {name: words[type(ann)](ann) for name, ann in model.spec.reparam.items()}
+    if model.spec.auto:
+        from .autoreparam import record
+
+        for name, r in record(model.spec).items():
+            out[name] = {"auto": r["kind"], "centered": r["centered"], "shape": r["shape"],
+                         "summary": r["summary"]}
+    return out
 
 
 def run_attrs(model: Model, data_file: str | None, seed: int, settings: dict) -> dict[str, Any]:
@@ -290,6 +301,10 @@ def load_fit(path: str | Path, model: Model | str | Path | None = None) -> Fit:
         model = compile_source(str(attrs["model_source"]), str(attrs.get("model_file", "<fit>")))
     elif not isinstance(model, Model):
         model = load(model)
+    chosen = {k: v for k, v in json.loads(attrs.get("reparam", "{}") or "{}").items()
+              if isinstance(v, dict) and "centered" in v}
+    if chosen:  # sampled with `auto`: the fit's draws are of the parameterisation chosen then
+        model = model.with_choice(chosen)
     if "model_sha256" in attrs and attrs["model_sha256"] != sha256(model.source):
         warnings.append(Diagnostic("fit-mismatch", f"{model.path} differs from the model stored in {path} "
                                    f"({attrs.get('model_file', '?')})", severity="warning", file=str(model.path)))

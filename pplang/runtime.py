@@ -379,7 +379,7 @@ class Posterior:
             from .missing import imputed_note
 
             notes += imputed_note(self.model)
-        return {
+        out = {
             "parameters": rows,
             "num_divergences": self.num_divergences,
             "num_chains": self.num_chains,
@@ -392,6 +392,11 @@ class Posterior:
             "timing": self.timing,
             **extra,
         }
+        if self.model is not None and self.model.spec.auto:
+            from .autoreparam import record
+
+            out["reparam"] = record(self.model.spec)  # what `auto` chose, per site
+        return out
 
 
 def _finite_or_none(x) -> float | None:
@@ -452,6 +457,7 @@ def format_summary(summary: dict) -> str:
 
         lines += [format_block(summary["discrete"]), ""]
     lines.append(f"Number of divergences: {summary['num_divergences']}")
+    lines.extend(f"Parameterisation (auto): {r['summary']}" for r in summary.get("reparam", {}).values())
     lines.extend(f"Note: {note}" for note in summary.get("notes", []))
     return "\n".join(lines)
 
@@ -500,6 +506,7 @@ class Model:
         self._origins = lowered.origins
         self._namespace: dict | None = None
         self.data_warnings: list[Diagnostic] = []
+        self.reparam_notes: list[Diagnostic] = []  # what `auto` has to say (set by resolve)
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -811,13 +818,56 @@ class Model:
         shift = self._offsets(kwargs)
         return {k: np.asarray(draws[k]) + shift.get(k, 0) for k in sites if k in draws}
 
+    @property
+    def has_auto(self) -> bool:
+        """Whether some statement's parameterisation is still to be chosen (``auto``)."""
+        return any(isinstance(s.reparam, ir.Auto) for s in self.spec.sites())
+
+    def resolve(self, data: dict | str | Path | None = None, *, reparam: str | None = None, cache: bool = True,
+                data_file: str | None = None, prepared: bool = False) -> Model:
+        """This model with every ``auto`` parameterisation chosen for ``data`` (a dict, a JSON path,
+        or with ``prepared`` the model's keyword arguments from :meth:`prepare_data`); with
+        ``reparam="auto"``, every eligible statement without a parameterisation written is chosen
+        for too. The choice is cached by model and data (``cache=False``: neither read nor
+        written). ``resolved.spec.auto`` holds what was chosen; ``resolved.python_source`` samples
+        it; the notes (``resolved.reparam_notes``) say when there was nothing to choose."""
+        if reparam not in (None, "auto"):
+            raise PplangError([Diagnostic("bad-setting", f'reparam must be "auto" or None, got {reparam!r}')])
+        if reparam is None and not self.has_auto:
+            return self
+        from .autoreparam import resolve
+
+        kwargs = data if prepared else self.prepare_data(data, data_file)
+        t0 = time.perf_counter()
+        out, notes = self._run_located(lambda: resolve(self, kwargs, reparam=reparam, cache=cache))
+        if out is self:  # nothing to choose: the same model, with the notes saying so
+            import copy
+
+            out = copy.copy(self)
+        out.reparam_notes = notes
+        out.reparam_s = time.perf_counter() - t0
+        out.data_warnings = self.data_warnings
+        return out
+
+    def with_choice(self, chosen: dict) -> Model:
+        """This model with the parameterisations ``chosen`` applied: site name -> {"centered":
+        [...], "shape": [...]}, as a fit records what ``auto`` chose (:func:`pplang.results.reparam_used`)."""
+        from .autoreparam import from_record
+        from .lower_numpyro import lower
+
+        rec = {k: {"kind": v.get("auto", "per-group"), **v} for k, v in chosen.items()}
+        spec = from_record(self.spec, rec)
+        out = Model(self.source, self.path, self.program, spec, lower(spec, Path(self.path).name))
+        out.data_warnings = self.data_warnings
+        return out
+
     def sample(self, data: dict | str | Path | None = None, *, chains: int = DEFAULTS.chains,
                warmup: int = DEFAULTS.warmup, samples: int = DEFAULTS.samples, seed: int = DEFAULTS.seed,
                chain_method: str = DEFAULTS.chain_method, progress_bar: bool = False,
                float64: bool = DEFAULTS.float64, data_file: str | None = None,
                target_accept: float = DEFAULTS.target_accept, dense_mass: bool = DEFAULTS.dense_mass,
                max_tree_depth: int = DEFAULTS.max_tree_depth, thin: int = DEFAULTS.thin,
-               init: dict | str | Path | None = None, cache: bool = True) -> Posterior:
+               init: dict | str | Path | None = None, cache: bool = True, reparam: str | None = None) -> Posterior:
         """Run NUTS: ``MCMC(NUTS(model), ...).run(jax.random.PRNGKey(seed), **data)``, with the
         defaults of :data:`pplang.settings.DEFAULTS` (``pplang run``'s). ``target_accept``,
         ``dense_mass`` and ``max_tree_depth`` are NUTS's settings (Stan's adapt_delta, dense_e
@@ -825,7 +875,12 @@ class Model:
         ``init`` (a dict, a JSON file or inline JSON) gives starting values of latent parameters on
         their natural scale, used by every chain (NumPyro's ``init_to_value``). Settings and
         initial values are checked before sampling (:class:`PplangError`). ``cache`` keeps compiled
-        samplers in JAX's persistent compilation cache (see :mod:`pplang.jitcache`)."""
+        samplers in JAX's persistent compilation cache (see :mod:`pplang.jitcache`) and ``auto``
+        choices in pplang's. ``reparam="auto"`` lets pplang choose the parameterisation of every
+        eligible statement without one written (``pplang run --reparam auto``); statements
+        annotated ``auto`` are always chosen for. The run then samples ``posterior.model``, the
+        resolved model (:meth:`resolve`), and ``posterior.timing["reparam_s"]`` is the time the
+        choice took (about 0 when cached)."""
         from .missing import for_data
 
         imputed = for_data(self, data)  # nulls in the data: the model compiled for its missing entries
@@ -833,11 +888,14 @@ class Model:
             return imputed.sample(data, chains=chains, warmup=warmup, samples=samples, seed=seed,
                                   chain_method=chain_method, progress_bar=progress_bar, float64=float64,
                                   data_file=data_file, target_accept=target_accept, dense_mass=dense_mass,
-                                  max_tree_depth=max_tree_depth, thin=thin, init=init, cache=cache)
+                                  max_tree_depth=max_tree_depth, thin=thin, init=init, cache=cache,
+                                  reparam=reparam)
         settings = SamplerSettings(chains=chains, warmup=warmup, samples=samples, seed=seed,
                                    chain_method=chain_method, target_accept=target_accept,
                                    max_tree_depth=max_tree_depth, dense_mass=dense_mass, thin=thin,
                                    float64=float64).check()
+        if reparam not in (None, "auto"):
+            raise PplangError([Diagnostic("bad-setting", f'reparam must be "auto" or None, got {reparam!r}')])
         timing: dict[str, float] = {}
         t0 = time.perf_counter()
         import jax
@@ -851,33 +909,37 @@ class Model:
         timing["import_s"] = time.perf_counter() - t0
         with precision(float64):
             kwargs = self.prepare_data(data, data_file)
+            model = self
+            if reparam is not None or self.has_auto:  # `auto`: choose (in the run's precision), then sample that
+                model = self.resolve(kwargs, reparam=reparam, cache=cache, prepared=True)
+                timing["reparam_s"] = getattr(model, "reparam_s", 0.0)
             if isinstance(init, (str, Path)):
                 init = read_init(str(init))
-            init_values = check_init(self, init, kwargs) if init else None
+            init_values = check_init(model, init, kwargs) if init else None
             strategy = {"init_strategy": init_to_value(values=init_values)} if init_values else {}
-            kernel = NUTS(self.numpyro_model, target_accept_prob=target_accept, dense_mass=dense_mass,
+            kernel = NUTS(model.numpyro_model, target_accept_prob=target_accept, dense_mass=dense_mass,
                           max_tree_depth=max_tree_depth, **strategy)
             mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
                         chain_method=chain_method, progress_bar=progress_bar)
             t1 = time.perf_counter()
             with JitClock() as clock:
-                self._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs))
+                model._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs))
                 jax.block_until_ready(mcmc.get_samples())
         run_s = time.perf_counter() - t1
         timing["jit_s"] = clock.compile_s
         timing["sample_s"] = run_s - clock.compile_s
         timing["cache_hits"], timing["cache_misses"] = clock.cache_hits, clock.cache_misses
         data_file = data_file or (str(data) if isinstance(data, (str, Path)) else None)
-        post = Posterior(mcmc, self.reported, chains, samples, warmup, seed, chain_method, timing,
-                         model=self, data=kwargs, data_file=data_file, settings=settings,
+        post = Posterior(mcmc, model.reported, chains, samples, warmup, seed, chain_method, timing,
+                         model=model, data=kwargs, data_file=data_file, settings=settings,
                          init=dict(init) if init else None)
-        if self.spec.enumerated:  # draws and probabilities of the discrete latents NUTS did not see
+        if model.spec.enumerated:  # draws and probabilities of the discrete latents NUTS did not see
             from .discrete import discrete_posterior
 
             t2 = time.perf_counter()
             grouped = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
             with precision(float64):
-                post.discrete = self._run_located(lambda: discrete_posterior(self, grouped, kwargs, seed))
+                post.discrete = model._run_located(lambda: discrete_posterior(model, grouped, kwargs, seed))
             timing["discrete_s"] = time.perf_counter() - t2
         return post
 

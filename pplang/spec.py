@@ -327,6 +327,26 @@ class EnumUse:
     span: ir.Span
 
 
+@dataclass(frozen=True, slots=True)
+class AutoChoice:
+    """What ``auto`` chose for one site (:mod:`pplang.autoreparam`): ``site``; ``kind``
+    ("centred", "non-centred", "per-group" with each element centred or not, "per-group partial"
+    with a centring in (0, 1) per element); ``centered`` the centring of each element
+    (row-major) and ``shape`` the site's shape; ``lam`` the formula's centring per element,
+    tau^2 / (tau^2 + s^2); ``scores`` the objective (ELBO, nats) of each candidate compared;
+    ``seconds`` how long the choice took when it was made, ``cached`` whether this run read it
+    from the cache. ``seconds`` and ``cached`` describe a run, not the model: the dump omits them."""
+
+    site: str
+    kind: str
+    centered: tuple[float, ...]
+    shape: tuple[int, ...]
+    lam: tuple[float, ...] = ()
+    scores: tuple[tuple[str, float], ...] = ()
+    seconds: float = 0.0
+    cached: bool = False
+
+
 @dataclass
 class Spec:
     """The checked model. ``items`` are the model's statements in source order; ``generated``
@@ -346,6 +366,7 @@ class Spec:
     max_plate_nesting: int = 0
     enum_uses: tuple[EnumUse, ...] = ()
     missing: tuple[Missing, ...] = ()
+    auto: tuple[AutoChoice, ...] = ()  # what ``auto`` chose, once the data has been seen
 
     @property
     def enumerated(self) -> list[Site]:
@@ -450,6 +471,8 @@ def _ann_text(a: ir.Annotation) -> str:
             return f"partial({c})"
         case ir.Auto():
             return "auto"
+        case ir.PerElement(centered=c, shape=shape):
+            return f"per element {list(shape)}: {', '.join(f'{x:g}' for x in c)}"
     return "?"
 
 
@@ -527,4 +550,9 @@ def dump(spec: Spec) -> str:
         out.append("index checks (with the data):")
         out += [f"  {_expr_text(u.index)} in 1:{_expr_text(u.size)}  ({u.base} dimension {u.dim + 1}, "
                 f"line {u.span.line})" for u in spec.index_uses]
+    if spec.auto:
+        out.append("auto choices (with the data):")
+        for a in spec.auto:
+            scores = ", ".join(f"{k} {v:.2f}" for k, v in a.scores)
+            out.append(f"  {a.site}: {a.kind}" + (f" (ELBO: {scores})" if scores else ""))
     return "\n".join(out) + "\n"

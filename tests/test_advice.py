@@ -35,12 +35,14 @@ def test_centered_divergences_point_at_theta_and_the_fix_removes_them(eight_scho
     assert "divergent-transitions" in codes
     (funnel,) = [w for w in warnings if w.code == "funnel-reparam"]
     assert funnel.span.line == 8 and "theta" in funnel.message
-    assert funnel.help.endswith("theta[n] ~ Normal(mu, tau) noncentered")
+    fix, alternative = funnel.help.splitlines()
+    assert fix.endswith("theta[n] ~ Normal(mu, tau) noncentered")
+    assert "theta[n] ~ Normal(mu, tau) auto" in alternative and "--reparam auto" in alternative
     (divergent,) = [w for w in warnings if w.code == "divergent-transitions"]
     assert "--target-accept 0.95" in divergent.help  # the flag that raises it, one step up from 0.8
     assert "lowest quarter" in funnel.message
 
-    fixed_source = centered.source.replace("theta[n] ~ Normal(mu, tau)", funnel.help.split(":  ", 1)[1])
+    fixed_source = centered.source.replace("theta[n] ~ Normal(mu, tau)", fix.split(":  ", 1)[1])
     fixed = pplang.compile(fixed_source, "fixed.ppl")
     post_fixed = fixed.sample(eight_schools_data, seed=0)
     assert post.num_divergences >= 200

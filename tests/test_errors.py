@@ -50,6 +50,7 @@ COVERED_ELSEWHERE = {
     "restarts-disagree": "test_inference_modes.test_restarts_find_both_modes_of_a_bimodal_density",
     "enumeration-size": "test_discrete.test_large_enumerations_are_warned_with_their_size",
     "missing-value": "test_missing.test_covariate_without_a_distribution_is_an_error_that_says_what_to_write",
+    "auto-reparam": "test_auto_reparam.test_reparam_auto_with_nothing_to_choose_says_so",
 }
 
 

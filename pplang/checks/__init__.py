@@ -3,9 +3,10 @@
 The passes, one module each: ``context`` (the symbol table and diagnostics they share),
 ``exprs`` (typing and shapes of expressions), ``plates`` (index variables and their ranges),
 ``sites`` (declarations, sampling statements, definitions and factors, with each latent's lowering
-method), ``reparam`` (parameterisation), ``loops`` (recursions) and ``pedantic`` (warnings). The
-driver below walks the statements in source order, because a statement's types depend on what was
-declared before it, then runs the whole-model passes.
+method), ``reparam`` (parameterisation; ``auto`` is checked on the whole model), ``loops``
+(recursions) and ``pedantic`` (warnings). The driver below walks the statements in source order,
+because a statement's types depend on what was declared before it, then runs the whole-model
+passes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..spec import FlatParam, Role, Spec
 from . import loops, plates, sites
 from .context import Context, names_in
 from .pedantic import pedantic
+from .reparam import check_auto
 
 __all__ = ["check", "names_in"]
 
@@ -72,6 +74,7 @@ def check(program: ir.Program) -> Spec:
                 tuple(g for g in generated if g is not None), tuple(ctx.size_checks), tuple(ctx.index_uses),
                 ctx.warnings)
     pedantic(ctx, spec, program)
+    check_auto(ctx, spec)
     for name, spans in ctx.refs.items():
         if name in ctx.symbols:
             ctx.symbols[name] = replace(ctx.symbols[name], refs=tuple(spans))
