@@ -240,9 +240,10 @@ def test_run_reports_the_choice_in_json_text_and_the_fit(tmp_path):
     attrs = az.from_netcdf(out).posterior.attrs
     stored = json.loads(attrs["reparam"])["theta"]
     assert stored["auto"] == "per-group" and stored["centered"] == [0.0] * 8 + [1.0] * 8
-    # a fit read back samples-as-chosen: theta_decentered is a latent, and prediction works
+    # a fit read back holds the model's own quantities (never NumPyro's theta_decentered), and
+    # prediction works from them
     fit = pplang.load_fit(out)
-    assert "theta_decentered" in fit.samples
+    assert "theta" in fit.samples and "theta_decentered" not in fit.samples
     assert fit.predict(DATA["sixteen_schools"])["y"].shape == (2, 100, 16)
     r = pplang_cli("run", AUTO, "--data", DATA["sixteen_schools"], "--chains", "1", "--warmup", "20",
                    "--samples", "20")
