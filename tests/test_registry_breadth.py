@@ -421,7 +421,7 @@ def test_density_function_batches_with_plates(x64):
     ("mu ~ Normal(0, 1)\nz = rep_matrix(1.0, 2, mu)\n", "invalid-type", "must be integer data", ""),
     ("data theta: vector[3]\ngenerated y ~ Multinomial(theta)\n", "bad-arguments", "needs total_count",
      "total_count=N"),
-    ("u ~ DiscreteUniform(1, 3)\n", "invalid-type", "discrete latent", "marginalise"),
+    ("u ~ Poisson(3)\n", "invalid-type", "discrete latent", "marginalise"),  # finite ones are enumerated
     ("Omega ~ LKJCorr(2)\n", "bad-arguments", "needs dimension", "corr_matrix"),
     ("data K: int\nparam L: cholesky_factor_corr[K]\nL ~ LKJCholesky(K, 2.0)\n", "invalid-type",
      "must be integer data", "Stan's order"),
