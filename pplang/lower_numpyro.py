@@ -236,7 +236,9 @@ class _Lowering:
         un-indexed ones (the implicit plates), so it is rendered in the explicit plates' layout,
         with a trailing unit axis per implicit plate when it is one value per plate element."""
         explicit = site.plates[: len(site.plates) - site.implicit]
-        event = site.dist.event_rank + (1 if param in MATRIX_PARAMS else 0)
+        # a per-element scalar (a Multinomial's count, a Student-t's df) is batch-shaped; an
+        # argument with dimensions carries the event's too
+        event = site.dist.event_rank + (1 if param in MATRIX_PARAMS else 0) if te.type.rank else 0
         return self.lowering(explicit).aligned(te, site.implicit + event)
 
     def dist(self, site: Site, lower: ExprLowering) -> str:
