@@ -95,14 +95,14 @@ def posterior_arrays(post) -> dict[str, np.ndarray]:
     draws), deterministic quantities, and imputed missing entries under their element names
     (``y[4]``) instead of the site that holds them (``y[missing]``)."""
     arrays = {k: v for k, v in post.model.public(post.grouped_samples).items() if not k.endswith("[missing]")}
-    return {**arrays, **(post.imputed or {})}
+    return {**arrays, **(getattr(post, "imputed", None) or {})}
 
 
 def _discrete_groups(post, names: "_Dims") -> tuple[dict, dict, dict]:
     """Each enumerated latent's conditional probabilities per draw, ``z_probs`` (chain, draw, ...,
     value), with the values as the last coordinate."""
     arrays, dims, coords = {}, {}, {}
-    for name, probs in ((post.discrete or {}).get("probabilities") or {}).items():
+    for name, probs in ((getattr(post, "discrete", None) or {}).get("probabilities") or {}).items():
         key = f"{name}_probs"
         while key in post.model.spec.symbols:
             key = "_" + key

@@ -41,7 +41,7 @@ COVERED_ELSEWHERE = {
     "bad-setting": "test_settings.test_bad_settings_are_refused_before_the_model_is_read",
     "bad-init": "test_settings.test_initial_values_are_checked_against_the_model",
     "unknown-var": "test_settings.test_vars_are_checked_before_sampling",
-    "approximation-unreliable": "test_inference_modes.test_eight_schools_laplace_is_flagged_unreliable",
+    "approximation-unreliable": "test_inference_modes.test_eight_schools_pathfinder_is_flagged_unreliable",
     "approximation-doubtful": "test_inference_modes.test_each_check_has_its_warning",
     "optimizer-not-converged": "test_inference_modes.test_each_check_has_its_warning",
     "mode-at-boundary": "test_inference_modes.test_eight_schools_map_sits_at_tau_zero_and_says_so",
