@@ -145,6 +145,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "are not part of the model's density, so the model cannot read them: the dependence goes "
         "one way. To use the value in the model, define it without `generated`.",
     ),
+    "recursive-function": (
+        "a user-defined function calls itself, or a function defined after it",
+        "A function (`def f(x) = ...`) is expanded at each call, so it may call only the functions "
+        "defined above it: no recursion, direct or through another function. Move the callee's `def` "
+        "above its caller; write a recursion over time as a `for` loop in the model.",
+    ),
     "unsupported": (
         "a construct is valid syntax but not supported yet",
         "The message names the construct. Please report the model that needs it.",

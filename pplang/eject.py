@@ -160,4 +160,7 @@ def eject(model: Model, default_data: str | None = None) -> str:
     if names:
         head, main = program.split("\n\ndef main(", 1)
         program = head + GENERATE.format(names=names) + "\n\ndef main(" + main
+    if model.spec.solvers:  # as pplang's runtime: a failed ODE solve (NaN) rejects, it does not raise
+        program = program.replace("    args = parse_args(argv)\n", "    args = parse_args(argv)\n"
+                                  "    numpyro.enable_validation(False)  # a failed ODE solve is NaN: rejected\n", 1)
     return model.python_source + program

@@ -316,7 +316,22 @@ class Generated:
     span: Span = _span()
 
 
-Stmt = Union[DataDecl, DerivedData, ParamDecl, Sample, Define, Target, For, Generated]
+@dataclass(frozen=True, slots=True)
+class FunctionDef:
+    """``def name(params) = value``: a user-defined function, a template typed at each call from
+    its argument types. The block form ``def name(params) { local u = ... return value }`` holds
+    ``locals``: ``Define`` nodes of plain names, in order. The body sees only ``params``, its
+    locals and the functions declared before it."""
+
+    name: str
+    params: tuple[Name, ...]
+    value: Expr
+    span: Span = _span()
+    name_span: Span = _span()
+    locals: tuple[Define, ...] = ()
+
+
+Stmt = Union[DataDecl, DerivedData, ParamDecl, Sample, Define, Target, For, Generated, FunctionDef]
 
 
 @dataclass(frozen=True, slots=True)

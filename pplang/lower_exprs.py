@@ -17,7 +17,7 @@ from .spec import Loop, Plate, TExpr
 
 GENERATE_FLAG = "_pp_generate"  # the model's keyword argument that turns on the generated quantities
 GENERATED_NAMES = {"jax", "jnp", "np", "numpyro", "dist", "constraints", "LocScaleReparam", "model",
-                   "transform_data", "reparam_config", "data"}
+                   "transform_data", "reparam_config", "data", "diffrax"}
 _OPS = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**", "@": "@", "==": "==", "!=": "!=", "<": "<",
         "<=": "<=", ">": ">", ">=": ">="}
 _CONSTRAINTS = {"simplex": "constraints.simplex", "ordered": "constraints.ordered_vector",
@@ -290,6 +290,10 @@ class ExprLowering:
         return f"({self(ti)} - 1)"
 
     def call(self, te: TExpr) -> str:
+        if te.function is not None:  # a user-defined function or an ODE solver
+            from .lower_functions import call
+
+            return call(self, te)
         info = resolve(te.node.func, [a.type.rank for a in te.args])
         if info.kind == "density":  # a per-plate argument gets unit axes for the batch dims it lacks
             args = [self.batch_aligned(a, r, te.type.rank) for a, r in zip(te.args, info.ranks)]

@@ -161,8 +161,15 @@ class Model:
 
     def _run_located(self, fn):
         """Run ``fn``; an exception raised in generated code is reported at the .ppl line that
-        produced that code. One that cannot be explained so is a bug: :class:`InternalError`."""
+        produced that code. One that cannot be explained so is a bug: :class:`InternalError`. A model
+        that solves an ODE runs with NumPyro's argument validation off: a failed solve is NaN, which
+        must reject a proposal or an initial point (as in Stan), not raise."""
         try:
+            if self.spec.solvers:
+                import numpyro
+
+                with numpyro.validation_enabled(False):
+                    return fn()
             return fn()
         except PplangError:
             raise

@@ -105,12 +105,15 @@ class VType:
 class TExpr:
     """A typed expression: the IR ``node``, its ``type`` and its typed children ``args`` (the
     indices of an Index, the arguments of a Call, the operands of an operator, the items of an
-    array literal, lo and hi of a Range). ``size`` is a Range's length."""
+    array literal, lo and hi of a Range). ``size`` is a Range's length. ``function`` names the
+    :class:`FunctionInstance` a call of a user-defined function runs (for an ODE solver call, the
+    instance of its right-hand side; ``args`` then leave out the function argument)."""
 
     node: ir.Expr
     type: VType
     args: tuple[TExpr, ...] = ()
     size: ir.Expr | None = None
+    function: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +350,25 @@ class AutoChoice:
     cached: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FunctionInstance:
+    """A user-defined function typed for one list of argument types (a function is a template):
+    the ``number``-th typing of function ``name``; ``params`` (name, type) pairs (types without
+    plates); ``locals`` the block form's temporaries (name, value) in order; ``value`` the result;
+    ``span`` the ``def`` statement."""
+
+    name: str
+    number: int
+    params: tuple[tuple[str, VType], ...]
+    locals: tuple[tuple[str, TExpr], ...]
+    value: TExpr
+    span: ir.Span
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.name, self.number)
+
+
 @dataclass
 class Spec:
     """The checked model. ``items`` are the model's statements in source order; ``generated``
@@ -367,6 +389,8 @@ class Spec:
     enum_uses: tuple[EnumUse, ...] = ()
     missing: tuple[Missing, ...] = ()
     auto: tuple[AutoChoice, ...] = ()  # what ``auto`` chose, once the data has been seen
+    functions: tuple[FunctionInstance, ...] = ()  # user-defined functions, callees before callers
+    solvers: tuple[str, ...] = ()  # the ODE solvers the model calls (ode_rk45, ...): lowering imports diffrax
 
     @property
     def enumerated(self) -> list[Site]:
@@ -520,6 +544,15 @@ def _item_lines(item: Item) -> list[str]:
     return [repr(item)]
 
 
+def function_lines(f: FunctionInstance) -> list[str]:
+    """``name(x: real, y: real[2]) -> real[2] line 3`` and the body, typed."""
+    params = ", ".join(f"{n}: {_vtype_text(t)}" for n, t in f.params)
+    lines = [f"{f.name}({params}) -> {_vtype_text(f.value.type)} line {f.span.line}"
+             + (f" (instance {f.number})" if f.number > 1 else "")]
+    lines += [f"  local {n} = {_texpr_text(te)}" for n, te in f.locals]
+    return lines + [f"  value: {_texpr_text(f.value)}"]
+
+
 def dump(spec: Spec) -> str:
     """A stable, readable dump of the checked model: ``pplang compile --emit spec`` and goldens."""
     out = ["symbols:"]
@@ -529,6 +562,12 @@ def dump(spec: Spec) -> str:
         uses = ", ".join(str(r) for r in s.refs)
         out.append(f"  {s.name}: {s.role.value}{flags}, {type_text(s.type)}, at {s.span}"
                    + (f", used at {uses}" if uses else ""))
+    if spec.functions:
+        out.append("functions:")
+        for f in spec.functions:
+            out += ["  " + line for line in function_lines(f)]
+    if spec.solvers:
+        out.append(f"ode solvers: {', '.join(spec.solvers)}")
     if spec.derived:
         out.append("derived data:")
         out += [f"  {d.name} = {_texpr_text(d.value)}" for d in spec.derived]

@@ -134,6 +134,16 @@ class _ToIR(Transformer):
     def for_stmt(self, meta, var, lo, hi, *body):
         return ir.For(str(var), lo, hi, tuple(body), _span_of(meta))
 
+    def func_def(self, meta, name, params, *body):
+        *locals_, value = body
+        return ir.FunctionDef(str(name), params or (), value, _span_of(meta), _span_of(name), tuple(locals_))
+
+    def func_params(self, meta, *names):
+        return tuple(ir.Name(str(n), _span_of(n)) for n in names)
+
+    def func_local(self, meta, name, value):
+        return ir.Define(ir.Lhs(str(name), (), _span_of(name)), value, _span_of(meta), local=True)
+
     def lhs(self, meta, name, indices=None):
         return ir.Lhs(str(name), indices or (), _span_of(meta))
 
@@ -241,7 +251,7 @@ def _describe(tok_type: str) -> str:
 
 
 ANNOTATIONS = ("noncentered", "centered", "partial", "auto")
-STATEMENT_KEYWORDS = ("data", "param", "target", "for", "generated", "local")
+STATEMENT_KEYWORDS = ("data", "param", "target", "for", "generated", "local", "def")
 _CLOSERS = {"LPAR": ("')'", "RPAR"), "LSQB": ("']'", "RSQB")}
 
 
@@ -296,6 +306,12 @@ def _unexpected_token(exc: lark.exceptions.UnexpectedToken, source: str) -> Diag
     if tok.type == "_NL":
         span = ir.Span(tok.line, tok.column, tok.line, tok.column + 1)
     generic = f"unexpected {found}" + ("; expected " + _join_or(expected) if expected else "")
+    # a function definition: `def f(real t) = ...` (Stan's typed signature), a block without `return`
+    line = source.splitlines()[tok.line - 1] if 0 < tok.line <= len(source.splitlines()) else ""
+    if line.split(maxsplit=1)[:1] == ["def"] or "'return'" in expected:
+        return Diagnostic("syntax-error", generic, span, "write `def name(a, b) = expression`, or a block "
+                          "`def name(a, b) {` with `local u = ...` lines and `return expression` before `}`; "
+                          "parameters take no types (a function is typed at each call)")
     # a misspelled annotation after a distribution call
     if tok.type == "NAME" and prev is not None and prev.type == "RPAR":
         match = difflib.get_close_matches(word, ANNOTATIONS, n=1, cutoff=0.6)

@@ -19,6 +19,7 @@ from ..diagnostics import PplangError
 from ..spec import FlatParam, Role, Spec
 from . import loops, plates, sites
 from .context import Context, names_in
+from .functions import Functions
 from .pedantic import pedantic
 from .reparam import check_auto
 
@@ -27,13 +28,15 @@ __all__ = ["check", "names_in"]
 
 def check(program: ir.Program) -> Spec:
     """Run every check on ``program``; raise :class:`PplangError` listing all errors found."""
-    ctx = Context(program)
+    ctx = Context(ir.Program(tuple(s for s in program.statements if not isinstance(s, ir.FunctionDef))))
+    ctx.functions = functions = Functions(program)
     ctx.declared_sizes = {s.name: s.type.dims for s in program.statements
                           if isinstance(s, (ir.DataDecl, ir.ParamDecl))}
     ctx.occurrences = plates.program_occurrences(program)
     local = {s.lhs.name for s in _flatten(program.statements) if isinstance(s, ir.Define) and s.local}
     sampled = {s.lhs.name for s in program.statements  # a whole (or per plate element) prior
-               if isinstance(s, ir.Sample) and not (s.lhs.indices and isinstance(s.lhs.indices[0], ir.Num))}
+               if isinstance(s, ir.Sample) and not (s.lhs.indices and isinstance(s.lhs.indices[0], ir.Num))
+               and functions.density(s.dist.dist) is None}
     state = loops.LoopState()
     priors: dict[str, ir.Span] = {}
     items, generated, derived = [], [], []
@@ -50,6 +53,8 @@ def check(program: ir.Program) -> Spec:
                 sites.param_decl(ctx, stmt)
                 if stmt.name not in sampled and stmt.name in ctx.symbols:
                     items.append(FlatParam(stmt.name, ctx.symbols[stmt.name].type, stmt.name_span))
+            case ir.Sample() if functions.density(stmt.dist.dist) is not None:
+                items.append(functions.density_statement(ctx, stmt))  # `~` with a user-defined density
             case ir.Sample():
                 items.append(sites.sample(ctx, stmt, priors=priors))
             case ir.Define(lhs=lhs) if lhs.indices and isinstance(lhs.indices[0], ir.Num):
@@ -68,11 +73,13 @@ def check(program: ir.Program) -> Spec:
                     ctx.definitions.update({name: loop for name in loop.defined})
             case ir.Generated():
                 generated.append(_generated(ctx, stmt))
+            case ir.FunctionDef():
+                functions.declare(ctx, stmt)
             case _:
                 assert_never(stmt)
     spec = Spec(ctx.symbols, tuple(d for d in derived if d is not None), tuple(i for i in items if i is not None),
                 tuple(g for g in generated if g is not None), tuple(ctx.size_checks), tuple(ctx.index_uses),
-                ctx.warnings)
+                ctx.warnings, functions=tuple(functions.typed), solvers=tuple(sorted(functions.solvers)))
     pedantic(ctx, spec, program)
     check_auto(ctx, spec)
     for name, spans in ctx.refs.items():
@@ -93,6 +100,11 @@ def _generated(ctx: Context, stmt: ir.Generated):
                 f'a generated quantity needs a new name, e.g. "{lhs.name}_rep"')
         return None
     match inner:
+        case ir.Sample() if ctx.functions.density(inner.dist.dist) is not None:
+            ctx.err("unsupported", f"a user-defined density cannot be drawn from ({ctx.functions.density(inner.dist.dist)} "
+                    "has no random number generator)", inner.dist.dist_span,
+                    f"draw with built-in distributions, or compute the value: generated {lhs.name} = ...")
+            return None
         case ir.Sample():
             return sites.sample(ctx, inner, generated=True)
         case ir.Define() if lhs.indices and isinstance(lhs.indices[0], ir.Num):

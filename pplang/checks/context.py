@@ -11,7 +11,7 @@ from ..diagnostics import Diagnostic
 from ..spec import IndexUse, Plate, Role, SizeCheck, Symbol
 
 RESERVED = {"data", "param", "target", "for", "in", "generated", "local", "noncentered", "centered", "partial",
-            "auto"}
+            "auto", "def", "return"}
 
 
 def suggest(name: str, options) -> str | None:
@@ -40,6 +40,7 @@ class Context:
     loop_var: str | None = None
     inits: dict[str, dict[int, tuple[ir.Expr, ...]]] = field(default_factory=dict)  # x[k] before a loop
     definitions: dict[str, object] = field(default_factory=dict)  # name -> its Definition or Loop
+    functions: object = None  # the user-defined functions (checks.functions.Functions)
 
     def err(self, code: str, msg: str, span: ir.Span, help: str | None = None) -> None:
         self.errors.append(Diagnostic(code, msg, span, help))
@@ -54,6 +55,11 @@ class Context:
             return False
         if sym.name.startswith("_pp"):
             self.err("reserved-name", f'names starting with "_pp" are reserved: "{sym.name}"', sym.span)
+            return False
+        fdef = self.functions.declared.get(sym.name) if self.functions is not None else None
+        if fdef is not None:
+            self.err("duplicate-definition", f'"{sym.name}" is the function defined at line {fdef.span.line}', sym.span,
+                     "give the quantity or the function another name")
             return False
         if sym.name in self.symbols:
             prev = self.symbols[sym.name].span

@@ -240,6 +240,8 @@ def _range(ctx: Context, r: ir.Range) -> TExpr | None:
 
 
 def _call(ctx: Context, e: ir.Call) -> TExpr | None:
+    if ctx.functions is not None and ctx.functions.handles(e.func):
+        return ctx.functions.call(ctx, e)  # user-defined functions and ODE solvers (checks.functions)
     info = FUNCTIONS.get(e.func)
     if info is None:
         hint = unknown_hint(e.func) or suggest(e.func, FUNCTIONS)

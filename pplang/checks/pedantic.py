@@ -53,6 +53,7 @@ def pedantic(ctx: Context, spec: Spec, program: ir.Program) -> None:
                          site.span, f"declare {sym.name} with <lower=..., upper=...> equal to the Uniform's "
                          "bounds, so the sampler never leaves the prior's support")
     element_priors = {s.name for s in spec.sites() if s.element}
+    element_priors |= ctx.functions.density_priors if ctx.functions is not None else set()
     for item in spec.items:
         if isinstance(item, FlatParam) and item.name not in element_priors and not _proper(ctx, item):
             ctx.warn("improper-prior", f'parameter "{item.name}" has no prior: its density is flat (improper) over '

@@ -28,6 +28,10 @@ def declared_type(ctx: Context, t: ir.Type, data: bool) -> Type | None:
         elif not ctx.constant(d):
             ctx.err("invalid-type", "sizes must be known before sampling (data only)", d.span)
             ok = False
+        elif any(isinstance(n, (ir.Call, ir.Cond, ir.ArrayLit, ir.Range)) for n in ir.walk(d)):
+            ctx.err("invalid-type", "a size is written with data names, numbers, + - * ^ and indexing", d.span,
+                    "compute it as derived data first (`data K = sum(counts)`), then write real[K]")
+            ok = False
     if t.base == "int" and not data:
         ctx.err("invalid-type", "parameters are real-valued: integer parameters cannot be sampled by NUTS",
                 t.span, "marginalise the discrete variable with `target += log_sum_exp(...)`")
