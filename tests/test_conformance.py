@@ -25,10 +25,7 @@ needs_references = pytest.mark.skipif(not conformance.REFERENCES.is_dir(),
 # Reference posteriors that the language cannot express yet, with the reason. Each is a strict
 # expected failure of test_every_reference_has_a_model: adding its model makes the test XPASS and
 # fail, so the entry has to be removed here at the same time.
-NOT_YET_EXPRESSIBLE = {
-    "hudson_lynx_hare-lotka_volterra": "needs an ODE solver (issue 10): no ode_rk45-style function and "
-                                       "no user-defined functions for the right-hand side",
-}
+NOT_YET_EXPRESSIBLE: dict[str, str] = {}
 
 
 def _reference_folders() -> list[str]:
