@@ -311,3 +311,11 @@ def test_pk_posterior_recovers_the_truth():
         assert lo < truth < hi, (name, lo, truth, hi)
     assert abs(np.mean(post.samples["ke"]) - PK_TRUTH["ke"]) < 0.15 * PK_TRUTH["ke"]
     assert abs(np.mean(post.samples["V"]) - PK_TRUTH["V"]) < 0.15 * PK_TRUTH["V"]
+
+
+def test_docs_name_every_ode_solver():
+    from pplang.ode import SOLVERS
+
+    docs = (ROOT / "docs" / "language.md").read_text()
+    for name in SOLVERS:
+        assert f"`{name}(" in docs, name
