@@ -40,6 +40,44 @@ def enable_persistent_cache(directory: Path | None = None) -> Path:
     return directory
 
 
+def _count_memory_maps() -> int | None:
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            return sum(1 for _ in maps)
+    except OSError:  # not Linux
+        return None
+
+
+def _memory_map_limit() -> int | None:
+    try:
+        return int(Path("/proc/sys/vm/max_map_count").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def release_compiled_programs_if_needed(fraction: float = 0.5) -> bool:
+    """Drop JAX's in-process caches of compiled programs when the process nears the kernel's limit on
+    memory mappings (``vm.max_map_count``, 65,530 by default on Linux).
+
+    Every XLA:CPU executable maps its code into memory, and JAX keeps each program it compiled for the
+    life of the process. A new sampler is compiled for each fit (about 720 mappings for eight
+    schools), so a process that fits many models or data sets (a test suite, a simulation study)
+    reaches the limit after a hundred or so fits; LLVM then fails to map the next program and the
+    process dies with a segmentation fault. Clearing the caches when more than ``fraction`` of the
+    limit is used keeps the count bounded; the only cost is that programs used again are
+    recompiled (or loaded from the persistent cache). Returns whether the caches were cleared."""
+    count, limit = _count_memory_maps(), _memory_map_limit()
+    if count is None or limit is None or count < fraction * limit:
+        return False
+    import gc
+
+    import jax
+
+    jax.clear_caches()
+    gc.collect()
+    return True
+
+
 def _on_duration(event: str, duration: float, **_kw) -> None:
     if event in _EVENTS:
         with _lock:
@@ -63,6 +101,7 @@ class JitClock:
         global _registered
         import jax.monitoring
 
+        release_compiled_programs_if_needed()  # before compiling: never run out of memory mappings
         if not _registered:
             jax.monitoring.register_event_duration_secs_listener(_on_duration)
             jax.monitoring.register_event_listener(_on_event)

@@ -41,6 +41,11 @@ def _restore_jax_x64():
             before = os.environ.get("JAX_ENABLE_X64", "").lower() in ("1", "true", "yes", "on")
         if jax.config.jax_enable_x64 != before:
             jax.config.update("jax_enable_x64", before)
+        # hundreds of tests compile programs in this one process: keep its memory mappings bounded
+        # (pplang.jitcache explains the limit; tests that jit outside pplang's runs count too)
+        from pplang.jitcache import release_compiled_programs_if_needed
+
+        release_compiled_programs_if_needed(0.4)
 
 
 # ----------------------------------------------------------------------------- diagnostic codes seen
