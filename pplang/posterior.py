@@ -47,7 +47,8 @@ def _flatten_chains(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 @dataclass
 class Posterior:
-    """The result of :meth:`Model.sample`: ``mcmc`` (the numpyro.infer.MCMC), ``samples`` (dict of
+    """The result of :meth:`Model.sample`: ``mcmc`` (the run's draws and NUTS statistics, with
+    numpyro.infer.MCMC's ``get_samples``/``get_extra_fields``: :class:`pplang.reuse.Draws`), ``samples`` (dict of
     arrays, chains concatenated), ``reported`` (names shown in summaries), ``settings`` (the
     :class:`~pplang.settings.SamplerSettings` it ran with) and ``init`` (the initial values given,
     if any). ``model``, ``data`` (the model's keyword arguments) and ``data_file`` let it draw

@@ -22,6 +22,7 @@ from .lower_numpyro import Lowered
 from .data import _fmt_index, const_eval, prepare_data, read_data_file  # noqa: F401 - re-exported
 from .posterior import (Posterior, _flatten_chains, check_vars, flat_names, format_summary,  # noqa: F401
                         precision, select_rows)
+from . import reuse
 from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings  # noqa: F401 - CHAIN_METHODS re-exported
 
 DECENTERED = "_decentered"  # NumPyro's auxiliary site of a LocScaleReparam: theta -> theta_decentered
@@ -488,27 +489,38 @@ class Model:
                 init = read_init(str(init))
             init_values = check_init(model, init, kwargs) if init else None
             strategy = {"init_strategy": init_to_value(values=init_values)} if init_values else {}
-            kernel = NUTS(model.numpyro_model, target_accept_prob=target_accept, dense_mass=dense_mass,
-                          max_tree_depth=max_tree_depth, **strategy)
-            mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
-                        chain_method=chain_method, progress_bar=progress_bar)
+            kernel_options = dict(target_accept_prob=target_accept, dense_mass=dense_mass,
+                                  max_tree_depth=max_tree_depth, **strategy)
+            mcmc_options = dict(num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
+                                chain_method=chain_method)
             t1 = time.perf_counter()
             with JitClock() as clock:
-                model._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs))
-                jax.block_until_ready(mcmc.get_samples())
+                draws = None
+                if reuse.reusable(model.python_source, progress_bar, chain_method, init_values):
+                    draws = model._run_located(lambda: reuse.run(
+                        model.python_source, model.numpyro_model, kernel_options, mcmc_options, kwargs, seed,
+                        EXTRA_FIELDS))
+                if draws is None:  # NumPyro's own loop (progress bar, pmap, init values, or a failed start)
+                    mcmc = MCMC(NUTS(model.numpyro_model, **kernel_options), progress_bar=progress_bar,
+                                **mcmc_options)
+                    model._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS,
+                                                        **kwargs))
+                    draws = reuse.Draws.of(mcmc)
+                jax.block_until_ready(draws.samples)
         run_s = time.perf_counter() - t1
         timing["jit_s"] = clock.compile_s
         timing["sample_s"] = run_s - clock.compile_s
         timing["cache_hits"], timing["cache_misses"] = clock.cache_hits, clock.cache_misses
         data_file = data_file or (str(data) if isinstance(data, (str, Path)) else None)
-        post = Posterior(mcmc, model.reported, chains, samples, warmup, seed, chain_method, timing,
+        timing["reused"] = draws.reused
+        post = Posterior(draws, model.reported, chains, samples, warmup, seed, chain_method, timing,
                          model=model, data=kwargs, data_file=data_file, settings=settings,
                          init=dict(init) if init else None)
         if model.spec.enumerated:  # draws and probabilities of the discrete latents NUTS did not see
             from .discrete import discrete_posterior
 
             t2 = time.perf_counter()
-            grouped = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+            grouped = {k: np.asarray(v) for k, v in draws.get_samples(group_by_chain=True).items()}
             with precision(float64):
                 post.discrete = model._run_located(lambda: discrete_posterior(model, grouped, kwargs, seed))
             timing["discrete_s"] = time.perf_counter() - t2

@@ -1,0 +1,131 @@
+"""NUTS runs compiled once per model, data shapes and settings, and reused within a process.
+
+``numpyro.infer.MCMC.run`` re-traces and re-compiles its sampling loop on every call (a new jitted
+loop body each time), so a second ``Model.sample`` on the same model costs as much as the first and
+every call leaves its compiled programs behind. Here one whole run (initialisation, warm-up and
+sampling of every chain) is a single ``jax.jit`` function of the PRNG key and the data arrays; it
+is kept in a small process-wide table keyed by the generated model source, the scalar data (sizes
+are Python values the model needs at trace time), the shapes and dtypes of the array data, the
+sampler settings and the precision. A repeated call with new data of the same shapes, or a new seed,
+runs the compiled program directly.
+
+The run is NumPyro's own ``MCMC(NUTS(...)).run`` traced inside that function, so the draws are the
+ones NumPyro's algorithm produces. Where this does not apply, :meth:`pplang.Model.sample` keeps the
+plain ``MCMC.run``: a progress bar (a host callback per iteration), ``parallel`` chains (``pmap``),
+initial values given by the user, and a model whose code needs concrete data values while it is
+traced (found at the first call and remembered).
+
+Inside ``jit`` NumPyro cannot raise its "Cannot find valid initial parameters" error. A chain whose
+potential energy is never finite did not start; the run is then repeated with the plain
+``MCMC.run``, which reports the failure as a cold run does.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Callable
+
+import numpy as np
+
+# compiled runs kept per process: each holds its executable (memory, and ~700 memory mappings)
+MAX_KEPT = 8
+_kept: "OrderedDict[tuple, Callable]" = OrderedDict()
+_not_reusable: set[str] = set()  # generated sources whose tracing needs concrete data
+
+
+@dataclass
+class Draws:
+    """The outcome of one NUTS run with ``numpyro.infer.MCMC``'s accessors: ``get_samples`` and
+    ``get_extra_fields`` (``group_by_chain`` as NumPyro's), ``sampler`` (the NUTS kernel and its
+    settings), ``num_chains``, ``num_samples`` and ``thinning``. A snapshot: later runs of the same
+    compiled sampler never change it."""
+
+    samples: dict[str, Any]  # name -> (chains, draws, ...)
+    extra: dict[str, Any]  # NUTS statistic -> (chains, draws)
+    sampler: Any
+    num_chains: int
+    num_samples: int
+    thinning: int = 1
+    reused: bool = field(default=False)  # True when no tracing or compiling happened for this run
+
+    @staticmethod
+    def _flat(grouped: dict[str, Any]) -> dict[str, Any]:
+        return {k: v.reshape((-1, *v.shape[2:])) for k, v in grouped.items()}
+
+    def get_samples(self, group_by_chain: bool = False) -> dict[str, Any]:
+        return dict(self.samples) if group_by_chain else self._flat(self.samples)
+
+    def get_extra_fields(self, group_by_chain: bool = False) -> dict[str, Any]:
+        return dict(self.extra) if group_by_chain else self._flat(self.extra)
+
+    @classmethod
+    def of(cls, mcmc) -> "Draws":
+        """A snapshot of a finished ``numpyro.infer.MCMC``."""
+        return cls(mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True),
+                   mcmc.sampler, mcmc.num_chains, mcmc.num_samples, mcmc.thinning)
+
+
+def _static(value: Any) -> bool:
+    """Scalars are passed by value (sizes are used as Python ints while tracing); arrays are arguments."""
+    return np.ndim(value) == 0
+
+
+def _signature(value: Any) -> tuple:
+    if _static(value):
+        return ("value", type(value).__name__, np.asarray(value).item())
+    return ("array", tuple(np.shape(value)), str(np.asarray(value).dtype) if isinstance(value, np.ndarray)
+            else str(value.dtype))
+
+
+def reusable(source: str, progress_bar: bool, chain_method: str, init_values: dict | None) -> bool:
+    return (not progress_bar and chain_method in ("vectorized", "sequential") and not init_values
+            and source not in _not_reusable)
+
+
+def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options: dict, kwargs: dict,
+        seed: int, extra_fields: tuple[str, ...]) -> Draws | None:
+    """One NUTS run through the kept compiled sampler (compiled and kept at the first call). Returns
+    None when the run must be repeated with the plain ``MCMC.run``: some chain never found a valid
+    starting point, or the model's code needs concrete data while it is traced."""
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    static = {k: v for k, v in kwargs.items() if _static(v)}
+    arrays = {k: v for k, v in kwargs.items() if not _static(v)}
+    key = (source, tuple(sorted(kernel_options.items())), tuple(sorted(mcmc_options.items())), extra_fields,
+           tuple(sorted((k, _signature(v)) for k, v in kwargs.items())), bool(jax.config.jax_enable_x64))
+    fn = _kept.get(key)
+    reused = fn is not None
+    if fn is None:
+        model = partial(numpyro_model, **static)
+
+        def one_run(rng_key, data):
+            mcmc = MCMC(NUTS(model, **kernel_options), progress_bar=False, **mcmc_options)
+            mcmc.run(rng_key, extra_fields=extra_fields, **data)
+            return mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
+
+        fn = jax.jit(one_run)
+    try:
+        samples, extra = fn(jax.random.PRNGKey(seed), arrays)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+            jax.errors.TracerIntegerConversionError, jax.errors.NonConcreteBooleanIndexError):
+        _not_reusable.add(source)
+        return None
+    _kept[key] = fn
+    _kept.move_to_end(key)
+    while len(_kept) > MAX_KEPT:
+        _kept.popitem(last=False)
+    energy = np.asarray(extra["potential_energy"]) if "potential_energy" in extra else None
+    if energy is not None and energy.size and not np.all(np.any(np.isfinite(energy), axis=1)):
+        return None  # a chain that never started: the plain run reports why
+    record = NUTS(numpyro_model, **kernel_options)  # the kernel's settings, for the record
+    return Draws(samples, extra, record, mcmc_options["num_chains"], mcmc_options["num_samples"],
+                 mcmc_options.get("thinning", 1), reused=reused)
+
+
+def forget() -> None:
+    """Drop every kept compiled sampler (their programs are released with JAX's caches)."""
+    _kept.clear()
+    _not_reusable.clear()
