@@ -99,3 +99,9 @@ def test_varying_slopes():
 def test_zip_counts():
     t = truth_of("zip_counts")
     check(fit("zip_counts"), "zip_counts", {k: t[k] for k in ("gate", "alpha", "beta")})
+
+
+def test_skew_normal_user_density():
+    """A user-defined `skew_normal_lpdf` used with `~` (docs/language.md, "Densities")."""
+    t = truth_of("skew_normal")
+    check(fit("skew_normal"), "skew_normal", t)

@@ -82,3 +82,22 @@ def test_a_start_that_fails_is_reported_as_in_a_plain_run():
     with pytest.raises(type(plain.value)) as reused:
         model.sample({}, **SETTINGS)
     assert str(reused.value) == str(plain.value)
+
+
+@pytest.mark.slow
+def test_two_hundred_calls_grow_memory_by_at_most_50_mb(model_and_data):
+    """Issue 15's bound: 200 calls (same shapes, new data and seed each time), RSS growth <= 50 MB."""
+    def rss_mb():
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS"))
+
+    if not __import__("os").path.exists("/proc/self/status"):
+        pytest.skip("no /proc on this system")
+    model, data = model_and_data
+    model.sample(data, seed=0, **SETTINGS)
+    model.sample(_shifted(data, 0.01), seed=1, **SETTINGS)
+    before = rss_mb()
+    for i in range(200):
+        post = model.sample(_shifted(data, 0.01 * i), seed=i, **SETTINGS)
+        assert post.timing["reused"]
+    assert rss_mb() - before <= 50

@@ -101,6 +101,18 @@ def zip_counts(rng):
     return {"N": N, "x": x.round(4).tolist(), "y": y.tolist()}, truth
 
 
+def skew_normal(rng):
+    N = 400
+    truth = {"a": 0.5, "b": 0.8, "omega": 1.5, "alpha": 4.0}
+    x = rng.normal(0, 1, N)
+    # Azzalini's representation: xi + omega * (delta |u0| + sqrt(1 - delta^2) u1), delta = alpha / sqrt(1 + alpha^2)
+    delta = truth["alpha"] / np.sqrt(1 + truth["alpha"] ** 2)
+    u0, u1 = rng.normal(size=N), rng.normal(size=N)
+    z = delta * np.abs(u0) + np.sqrt(1 - delta ** 2) * u1
+    y = truth["a"] + truth["b"] * x + truth["omega"] * z
+    return {"N": N, "x": x.round(4).tolist(), "y": y.round(4).tolist()}, truth
+
+
 MODELS = {
     "hier_logistic": (hier_logistic, 1),
     "poisson_exposure": (poisson_exposure, 2),
@@ -110,6 +122,7 @@ MODELS = {
     "dirichlet_categorical": (dirichlet_categorical, 6),
     "varying_slopes": (varying_slopes, 7),
     "zip_counts": (zip_counts, 8),
+    "skew_normal": (skew_normal, 9),
 }
 
 if __name__ == "__main__":
