@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, cli_approx, cli_workflow
+from . import __version__, cli_approx, cli_workflow, sbc
 from .diagnostics import CATALOGUE, Diagnostic, PplangError, explain, render, render_all
 from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings
 from .spec import Role
@@ -98,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_workflow.add_commands(sub, _format_arg)
     cli_approx.add_commands(sub, _format_arg)
+    sbc.add_command(sub, _format_arg)
 
     exp = sub.add_parser("explain", help="explain a diagnostic code")
     exp.add_argument("code")
@@ -286,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = {"run": cmd_run, "prior": cmd_prior, "check": cmd_check, "compile": cmd_compile,
                "predict": lambda a: cli_workflow.cmd_predict(a, _print_warnings),
                "plot": cli_workflow.cmd_plot, "graph": cli_workflow.cmd_graph,
+               "sbc": lambda a: sbc.cmd_sbc(a, _data_path),
                **{c: lambda a: cli_approx.cmd_approx(a, _print_warnings) for c in cli_approx.COMMANDS}}[args.command]
     try:
         return handler(args)
