@@ -15,6 +15,13 @@ plain ``MCMC.run``: a progress bar (a host callback per iteration), ``parallel``
 initial values given by the user, and a model whose code needs concrete data values while it is
 traced (found at the first call and remembered).
 
+With ``cache`` (``Model.sample``'s default, ``pplang run`` without ``--no-cache``) the traced and
+lowered program is also kept on disk (``jax.export``, in ``programs/`` beside JAX's compilation
+cache): a later process with the same model, shapes, settings and versions loads it instead of
+tracing NumPyro's sampler, and JAX's persistent cache supplies the compiled code. Cold and warm
+runs call the same exported program, so their draws are identical. An entry that fails to load is
+deleted and the program traced again.
+
 Inside ``jit`` NumPyro cannot raise its "Cannot find valid initial parameters" error. A chain whose
 potential energy is never finite did not start; the run is then repeated with the plain
 ``MCMC.run``, which reports the failure as a cold run does.
@@ -22,6 +29,9 @@ potential energy is never finite did not start; the run is then repeated with th
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import partial
@@ -85,7 +95,7 @@ def reusable(source: str, progress_bar: bool, chain_method: str, init_values: di
 
 
 def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options: dict, kwargs: dict,
-        seed: int, extra_fields: tuple[str, ...]) -> Draws | None:
+        seed: int, extra_fields: tuple[str, ...], cache: bool = False) -> Draws | None:
     """One NUTS run through the kept compiled sampler (compiled and kept at the first call). Returns
     None when the run must be repeated with the plain ``MCMC.run``: some chain never found a valid
     starting point, or the model's code needs concrete data while it is traced."""
@@ -98,6 +108,7 @@ def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options
            tuple(sorted((k, _signature(v)) for k, v in kwargs.items())), bool(jax.config.jax_enable_x64))
     fn = _kept.get(key)
     reused = fn is not None
+    rng_key = jax.random.PRNGKey(seed)
     if fn is None:
         model = partial(numpyro_model, **static)
 
@@ -107,8 +118,15 @@ def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options
             return mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
 
         fn = jax.jit(one_run)
+        if cache:
+            try:
+                fn = _stored(key, fn, rng_key, arrays)
+            except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+                    jax.errors.TracerIntegerConversionError, jax.errors.NonConcreteBooleanIndexError):
+                _not_reusable.add(source)
+                return None
     try:
-        samples, extra = fn(jax.random.PRNGKey(seed), arrays)
+        samples, extra = fn(rng_key, arrays)
     except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
             jax.errors.TracerIntegerConversionError, jax.errors.NonConcreteBooleanIndexError):
         _not_reusable.add(source)
@@ -123,6 +141,54 @@ def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options
     record = NUTS(numpyro_model, **kernel_options)  # the kernel's settings, for the record
     return Draws(samples, extra, record, mcmc_options["num_chains"], mcmc_options["num_samples"],
                  mcmc_options.get("thinning", 1), reused=reused)
+
+
+def programs_dir():
+    """Where exported sampling programs are kept: ``$PPLANG_CACHE_DIR/programs``, else beside JAX's
+    compilation cache (``~/.cache/pplang/programs``)."""
+    from pathlib import Path
+
+    from .jitcache import cache_dir
+
+    if os.environ.get("PPLANG_CACHE_DIR"):
+        return Path(os.environ["PPLANG_CACHE_DIR"]) / "programs"
+    return cache_dir().parent / "programs"
+
+
+def _stored(key: tuple, fn: Callable, rng_key, arrays: dict) -> Callable:
+    """``fn`` as an exported program: loaded from disk when this key was exported before, else
+    traced, exported and written (atomically). Either way the program is called through
+    ``Exported.call``, so a first and a later process run the same computation."""
+    import jax
+    from jax import export
+
+    import numpyro
+
+    from . import __version__
+
+    versions = (jax.__version__, numpyro.__version__, __version__, jax.default_backend())
+    digest = hashlib.sha256(repr((key, versions)).encode()).hexdigest()[:32]
+    path = programs_dir() / f"{digest}.jaxexport"
+    exported = None
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        blob = None
+    if blob is not None:
+        try:
+            exported = export.deserialize(bytearray(blob))
+        except Exception:  # noqa: BLE001 - a damaged or foreign entry: drop it and trace again
+            path.unlink(missing_ok=True)
+    if exported is None:
+        exported = export.export(fn)(rng_key, arrays)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
+                tmp.write(exported.serialize())
+            os.replace(tmp.name, path)
+        except OSError:  # an unwritable cache costs the next process a trace, nothing more
+            pass
+    return jax.jit(exported.call)
 
 
 def forget() -> None:

@@ -499,7 +499,7 @@ class Model:
                 if reuse.reusable(model.python_source, progress_bar, chain_method, init_values):
                     draws = model._run_located(lambda: reuse.run(
                         model.python_source, model.numpyro_model, kernel_options, mcmc_options, kwargs, seed,
-                        EXTRA_FIELDS))
+                        EXTRA_FIELDS, cache=cache))
                 if draws is None:  # NumPyro's own loop (progress bar, pmap, init values, or a failed start)
                     mcmc = MCMC(NUTS(model.numpyro_model, **kernel_options), progress_bar=progress_bar,
                                 **mcmc_options)

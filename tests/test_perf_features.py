@@ -45,7 +45,14 @@ def test_chain_methods_run_on_two_cpu_devices(tmp_path):
         assert r.returncode == 0, r.stderr
         out = json.loads(r.stdout)
         assert out["chain_method"] == method and out["num_chains"] == 2
-        results[method] = out["parameters"]["mu"]["mean"]
-    # every method runs the same two chains from the same keys; pmap and jit round differently and
-    # NUTS amplifies that, so equality holds to well inside the Monte Carlo error (sd(mu)/sqrt(200) ~ 0.23)
-    assert abs(results["parallel"] - results["sequential"]) < 0.05
+        results[method] = out["parameters"]["mu"]
+    # every method runs two chains from the same keys, but as different compiled programs (pmap of
+    # NumPyro's loop; one jitted run with lax.map or vmap over chains), which round differently, and
+    # NUTS amplifies that: the runs agree within Monte Carlo error, 4 sd of the difference of two
+    # means whose standard errors are sd / sqrt(ess_bulk)
+    def mcse(row):
+        return row["sd"] / row["ess_bulk"] ** 0.5
+
+    for a, b in (("parallel", "sequential"), ("sequential", "vectorized")):
+        bound = 4 * (mcse(results[a]) ** 2 + mcse(results[b]) ** 2) ** 0.5
+        assert abs(results[a]["mean"] - results[b]["mean"]) < bound, (a, b, results[a], results[b])

@@ -101,3 +101,25 @@ def test_two_hundred_calls_grow_memory_by_at_most_50_mb(model_and_data):
         post = model.sample(_shifted(data, 0.01 * i), seed=i, **SETTINGS)
         assert post.timing["reused"]
     assert rss_mb() - before <= 50
+
+
+def test_an_exported_program_is_loaded_by_a_later_run_and_a_damaged_one_replaced(model_and_data, tmp_path,
+                                                                                 monkeypatch):
+    """With the cache on, the first run exports its program; a run in a fresh state (nothing kept in
+    the process) loads it and gives the same draws; a damaged entry is deleted, traced again and
+    rewritten, still with the same draws."""
+    monkeypatch.setenv("PPLANG_CACHE_DIR", str(tmp_path))
+    model, data = model_and_data
+    settings = {**SETTINGS, "cache": True}
+    reuse.forget()
+    first = model.sample(data, seed=3, **settings)
+    entries = list((tmp_path / "programs").glob("*.jaxexport"))
+    assert len(entries) == 1
+    reuse.forget()
+    loaded = model.sample(data, seed=3, **settings)
+    np.testing.assert_array_equal(loaded.samples["theta"], first.samples["theta"])
+    entries[0].write_bytes(b"not a program")
+    reuse.forget()
+    repaired = model.sample(data, seed=3, **settings)
+    np.testing.assert_array_equal(repaired.samples["theta"], first.samples["theta"])
+    assert entries[0].stat().st_size > 1000
