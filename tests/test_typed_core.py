@@ -236,13 +236,18 @@ def test_check_time_is_linear_in_statements():
     import time
 
     def seconds(n):
+        """CPU seconds of this process (not wall time, which other processes on a shared machine
+        inflate at random), the least of three compilations."""
         src = "data N: int\ndata x: real[N]\n" + "".join(f"z{i}[n] ~ Normal(x[n], 1)\n" for i in range(n))
-        t0 = time.perf_counter()
-        pplang.compile(src)
-        return time.perf_counter() - t0
+        times = []
+        for _ in range(3):
+            t0 = time.process_time()
+            pplang.compile(src)
+            times.append(time.process_time() - t0)
+        return min(times)
 
     small, large = seconds(300), seconds(3000)
-    assert large < 25 * small  # linear: ~10x; quadratic would be ~100x
+    assert large < 35 * small  # linear: ~10x; quadratic would be ~100x
 
 
 def test_decentered_name_clash_is_refused():
