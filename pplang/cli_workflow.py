@@ -105,11 +105,15 @@ def cmd_predict(args, print_warnings) -> int:
     from .compiler import load
     from .results import check_output, load_fit, predictions_to_arviz, write_csv, write_netcdf
 
+    from .guards import refuse, seed_problem
+
+    if args.seed is not None:
+        refuse([seed_problem("--seed", args.seed)])
+    if args.output:
+        check_output(args.output)  # before compiling
     model = load(args.model)
     concise = args.format == "concise"
     print_warnings(model.warnings, model.source, model.path, concise)
-    if args.output:
-        check_output(args.output)
     fit = load_fit(args.fit, model)
     print_warnings(fit.warnings, model.source, model.path, concise)
     seed = fit.seed if args.seed is None else args.seed
@@ -134,9 +138,12 @@ def cmd_predict(args, print_warnings) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .plots import plot
+    from .guards import check_output_path
+    from .plots import SUFFIXES, plot
     from .results import read_netcdf
 
+    if args.output:
+        check_output_path(args.output, SUFFIXES, "the plot")
     output = args.output or str(Path(args.fit).with_name(f"{Path(args.fit).stem}-{args.kind}.png"))
     try:
         print(f"Wrote {plot(read_netcdf(args.fit), args.kind, args.vars, output)}")
@@ -148,8 +155,12 @@ def cmd_plot(args) -> int:
 
 def cmd_graph(args) -> int:
     from .compiler import load
-    from .graph import render, to_dot
+    from .graph import SUFFIXES, render, to_dot
+    from .guards import check_output_path
 
+    if args.output:
+        # before compiling; a name without a suffix gets DOT text
+        check_output_path(args.output, SUFFIXES if Path(args.output).suffix else None, "the graph")
     model = load(args.model)
     dot = to_dot(model.checked, Path(args.model).stem)
     if args.output:
