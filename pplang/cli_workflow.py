@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from .diagnostics import PplangError
+from .diagnostics import PplangError, printable
 
 
 def add_run_args(run: argparse.ArgumentParser) -> None:
@@ -68,7 +68,7 @@ def print_run_extras(summary: dict) -> None:
         print("\nPosterior predictive (replicated data):")
         print(format_draws(summary["posterior_predictive"]))
     if "output" in summary:
-        print(f"\nWrote {summary['output']}")
+        print(f"\nWrote {printable(summary['output'])}")
 
 
 def draw_summary(draws: dict, observed: dict | None = None) -> dict:
@@ -133,7 +133,7 @@ def cmd_predict(args, print_warnings) -> int:
     else:
         print(format_draws(result["predictions"]))
         if args.output:
-            print(f"\nWrote {result['output']}")
+            print(f"\nWrote {printable(result['output'])}")
     return 0
 
 
@@ -146,7 +146,7 @@ def cmd_plot(args) -> int:
         check_output_path(args.output, SUFFIXES, "the plot")
     output = args.output or str(Path(args.fit).with_name(f"{Path(args.fit).stem}-{args.kind}.png"))
     try:
-        print(f"Wrote {plot(read_netcdf(args.fit), args.kind, args.vars, output)}")
+        print(f"Wrote {printable(str(plot(read_netcdf(args.fit), args.kind, args.vars, output)))}")
     except PplangError as exc:
         exc.file = exc.file or str(args.fit)
         raise
@@ -169,7 +169,7 @@ def cmd_graph(args) -> int:
         except PplangError as exc:
             exc.file = exc.file or str(args.output)
             raise
-        print(f"Wrote {args.output}", file=sys.stderr)
+        print(f"Wrote {printable(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(dot)
     return 0
