@@ -250,8 +250,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "a sampler setting is out of range",
         "`--chains`, `--samples`, `--thin` and `--max-tree-depth` must be at least 1, `--warmup` at "
         "least 0, `--thin` at most `--samples`, and `--target-accept` (NUTS's target acceptance "
-        "probability, Stan's adapt_delta) strictly between 0 and 1. The same rules hold for "
-        "`Model.sample(...)`. Nothing is compiled or sampled until the settings are valid.",
+        "probability, Stan's adapt_delta) strictly between 0 and 1. Counts are at most 2^31-1, "
+        "`--max-tree-depth` at most 30, and seeds fit a 64-bit integer (what jax.random.PRNGKey "
+        "takes). A malformed or unknown flag of any command is this error too. The same rules hold "
+        "for `Model.sample(...)`. Nothing is compiled or sampled until the settings are valid.",
     ),
     "bad-init": (
         "an initial value cannot be used",

@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .diagnostics import Diagnostic, PplangError
-from .guards import count_problem, seed_problem
+from .guards import count_problem, seed_problem, whole_problem
 
 CHAIN_METHODS = ("vectorized", "parallel", "sequential")
+# NumPyro counts a trajectory's 2^D - 1 steps in 32-bit integers and keeps D checkpoints per draw
+MAX_TREE_DEPTH = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ class SamplerSettings:
         whole("warmup", self.warmup, 0)
         whole("samples", self.samples, 1)
         out.append(seed_problem("--seed", self.seed))
-        whole("max_tree_depth", self.max_tree_depth, 1)
+        out.append(whole_problem("--max-tree-depth", self.max_tree_depth, 1, MAX_TREE_DEPTH))
         whole("thin", self.thin, 1)
         out = [p for p in out if p]
         ta = self.target_accept
