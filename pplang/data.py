@@ -21,7 +21,7 @@ from .diagnostics import Diagnostic, PplangError
 MAX_DIGITS = 400  # a longer integer is no number of any data type (Python refuses above 4300 digits)
 
 
-class _Refused(Exception):
+class JsonRefused(Exception):
     """A JSON text pplang refuses to read: ``message``, ``at`` (an offset into the text or None), ``hint``."""
 
     def __init__(self, message: str, at: int | None = None, hint: str | None = None, key: str | None = None):
@@ -45,23 +45,31 @@ def read_data_file(path: str | Path) -> dict:
         raise _located(path, text, len(prefix), f"the data file is not valid UTF-8 text (byte 0x{raw[exc.start]:02x})",
                        "save the data file as UTF-8") from None
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_parse_int(text))
+        data = loads(text)
     except json.JSONDecodeError as exc:
         span = ir.Span(exc.lineno, exc.colno, exc.lineno, exc.colno + 1)
         raise PplangError([Diagnostic("data-file", f"invalid JSON: {exc.msg}", span, file=str(path))],
                           source=text) from None
-    except _Refused as exc:
+    except JsonRefused as exc:
         at = exc.at
         if exc.key is not None:  # the second place the key is written
             found = [m.start() for m in re.finditer(re.escape(json.dumps(exc.key, ensure_ascii=False)) + r"\s*:", text)]
             at = found[1] if len(found) > 1 else None
         raise _located(path, text, at, exc.message, exc.hint) from None
-    except RecursionError:
-        raise _located(path, text, _deepest(text), "the JSON is nested too deeply to be data",
-                       "data values are numbers or lists of them, nested as deep as the declared type") from None
     if not isinstance(data, dict):
         raise PplangError([Diagnostic("data-file", "the data file must hold a JSON object", file=str(path))])
     return data
+
+
+def loads(text: str):
+    """``json.loads``, refusing (:class:`JsonRefused`) what it would read wrongly or not survive: a
+    key twice in one object (JSON keeps the last), integers of more than :data:`MAX_DIGITS` digits,
+    nesting beyond Python's recursion limit."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_parse_int(text))
+    except RecursionError:
+        raise JsonRefused("the JSON is nested too deeply to be data", _deepest(text),
+                          "data values are numbers or lists of them, nested as deep as the declared type") from None
 
 
 def _located(path, text: str, at: int | None, message: str, hint: str | None) -> PplangError:
@@ -78,7 +86,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     out: dict = {}
     for key, value in pairs:
         if key in out:
-            raise _Refused(f'the key "{key}" appears twice in one object (JSON would silently keep the last value)',
+            raise JsonRefused(f'the key "{key}" appears twice in one object (JSON would silently keep the last value)',
                            None, "give each field once", key)
         out[key] = value
     return out
@@ -87,7 +95,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
 def _parse_int(text: str):
     def parse(digits: str) -> int:
         if len(digits.lstrip("-")) > MAX_DIGITS:
-            raise _Refused(f"an integer with {len(digits.lstrip('-'))} digits is too long to be a number pplang can "
+            raise JsonRefused(f"an integer with {len(digits.lstrip('-'))} digits is too long to be a number pplang can "
                            "use", text.find(digits), "a data value must fit a 64-bit integer or a double")
         return int(digits)
 

@@ -230,6 +230,9 @@ class Model:
                          float64: bool = False, data_file: str | None = None) -> dict[str, np.ndarray]:
         """Draw every latent, deterministic and observed quantity from the prior: observed data is
         dropped (only sizes and covariates are used), as ``Predictive(model, num_samples)``."""
+        from .guards import count_problem, refuse, seed_problem
+
+        refuse([count_problem("samples", samples), seed_problem("seed", seed)])
         import jax
         from numpyro.infer import Predictive
 

@@ -33,7 +33,7 @@ def run_case(case: dict, where: Path) -> subprocess.CompletedProcess:
     for name in case.get("dirs", []):
         (where / name).mkdir()
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
-    r = subprocess.run([sys.executable, "-m", "pplang.cli", *case["argv"]], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "pplang.cli", *map(expand, case["argv"])], capture_output=True, text=True,
                        cwd=where, env=env, timeout=120)
     record_output(r.stderr)
     return r
@@ -79,3 +79,15 @@ def test_compile_reads_line_endings_and_a_bom_as_load_does(text, tmp_path):
     assert from_text == from_file
     if isinstance(from_text, list):
         assert from_text == [("unknown-distribution", 3, 6)]
+
+
+def test_the_python_api_refuses_what_the_command_line_refuses(tmp_path):
+    model = pplang.compile("mu ~ Normal(0, 1)\n")
+    for kwargs, message in [({"samples": 0}, "samples must be at least 1"), ({"samples": -1}, "at least 1"),
+                            ({"seed": 2**63}, "seed must lie in")]:
+        with pytest.raises(pplang.PplangError) as exc:
+            model.prior_predictive(**kwargs)
+        assert exc.value.diagnostics[0].code == "bad-setting" and message in exc.value.diagnostics[0].message
+    with pytest.raises(pplang.PplangError) as exc:
+        model.sample(seed=2**64 - 1)
+    assert "--seed must lie in" in exc.value.diagnostics[0].message
