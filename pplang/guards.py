@@ -56,7 +56,8 @@ def check_output_path(path: str | Path, suffixes: tuple[str, ...] | None = None,
     parent = path.parent
     problem, hint = None, None
     if path.is_dir():
-        problem, hint = "is a directory", f"name a file inside it, e.g. {path / ('out' + (suffixes or ('',))[0])}"
+        example = path / ("out" + suffixes[0]) if suffixes else None
+        problem, hint = "is a directory", "name a file inside it" + (f", e.g. {example}" if example else "")
     elif not parent.exists():
         problem, hint = f"its directory {parent} does not exist", f"create it first: mkdir -p {parent}"
     elif not parent.is_dir():
