@@ -344,7 +344,7 @@ def _internal_error(exc: Exception, debug: bool) -> int:
 
     if debug:
         traceback.print_exception(exc)
-    what = str(exc) if isinstance(exc, InternalError) else exception_text(exc)
+    what = printable(str(exc) if isinstance(exc, InternalError) else exception_text(exc))
     print(f"internal error: {what}\nThis is a bug in pplang; please report it with the model and data that "
           f"caused it{'' if debug else ' (run again with --debug to see the traceback)'}.", file=sys.stderr)
     return 2
