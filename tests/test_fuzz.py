@@ -211,4 +211,5 @@ def test_mutated_arguments_never_crash(tmp_path, capsys, monkeypatch):
         assert rc in (0, 1, "reached"), f"exit {rc} on {argv}:\n{err[-1500:]}"
         assert "Traceback" not in err and "\x1b" not in err
     print(f"argument fuzz: {sum(counts.values())} command lines, "
-          + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=str)) + f"; {time.perf_counter() - start:.1f} s")
+          + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=str))
+          + f", internal errors (exit 2): {counts.get(2, 0)}; {time.perf_counter() - start:.1f} s")
