@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import ir
-from .data import JsonRefused, loads
+from .data import JsonRefused, exactness, loads
 from .diagnostics import Diagnostic, PplangError
 from .spec import Role
 
@@ -93,9 +93,13 @@ def check_init(model, init: dict[str, Any], kwargs: dict) -> dict[str, np.ndarra
         if name not in shapes:
             errors.append(_not_a_parameter(model, name, latents))
             continue
+        bad, _ = exactness(name, raw, "real")  # a boolean, a number beyond a double
+        if bad is not None:
+            errors.append(Diagnostic("bad-init", f"initial value: {bad.message}", _span(model, name), bad.help))
+            continue
         try:
             arr = np.asarray(raw, dtype=float)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             errors.append(Diagnostic("bad-init", f'the initial value of "{name}" must be a number or a (nested) '
                                      "list of numbers", _span(model, name)))
             continue
