@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from . import __version__, cli_approx, cli_workflow, sbc
-from .diagnostics import CATALOGUE, Diagnostic, PplangError, explain, render, render_all
+from .diagnostics import CATALOGUE, Diagnostic, PplangError, explain, printable, render, render_all
+from .guards import check_output_path, count_problem, refuse, seed_problem, write_text
 from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings
 from .spec import Role
 
@@ -32,7 +33,8 @@ def find_sidecar(model_path: Path) -> Path | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pplang", description="Compile and run pplang models with NumPyro.")
+    p = _strict(argparse.ArgumentParser(prog="pplang",
+                                                  description="Compile and run pplang models with NumPyro."))
     p.add_argument("--version", action="version", version=f"pplang {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -103,9 +105,33 @@ def _parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("explain", help="explain a diagnostic code")
     exp.add_argument("code")
     for command in (p, *sub.choices.values()):  # before or after the command: pplang --debug run ...
+        _strict(command)  # a bad flag is error[bad-setting], exit 1 (argparse's own is exit 2)
         command.add_argument("--debug", action="store_true", default=False if command is p else argparse.SUPPRESS,
                              help="on an internal error, print Python's traceback")
     return p
+
+
+def _strict(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make a bad or unknown flag exit 1 with a plain ``error[bad-setting]`` line (argparse's
+    default is exit 2, which pplang keeps for its own bugs)."""
+    command = " ".join(["pplang", *parser.prog.split()[1:2], "--help"])
+
+    def error(message: str):
+        parser.print_usage(sys.stderr)
+        print(f"error[bad-setting]: {printable(message)}\nhelp: `{command}` lists the flags", file=sys.stderr)
+        sys.exit(1)
+
+    parse_known = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        namespace, extra = parse_known(args, namespace)
+        if extra:
+            error(f"unrecognized arguments: {' '.join(extra)}")
+        return namespace, extra
+
+    parser.error = error  # type: ignore[method-assign]
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    return parser
 
 
 def _reparam_arg(p: argparse.ArgumentParser) -> None:
@@ -152,6 +178,8 @@ def cmd_compile(args) -> int:
     from .compiler import load
     from .ir import dump
 
+    if args.output:
+        check_output_path(args.output, what="the program")  # before compiling
     model = load(args.model)
     if args.emit in ("program", "numpyro", "spec") and (args.reparam or model.has_auto):
         # the program must sample what `pplang run` samples: choose now (the spec is shown as
@@ -169,7 +197,7 @@ def cmd_compile(args) -> int:
     else:
         text = model.python_source if args.emit == "numpyro" else dump(model.program) + "\n"
     if args.output:
-        Path(args.output).write_text(text)
+        write_text(args.output, text)
     else:
         sys.stdout.write(text)
     return 0
@@ -210,6 +238,7 @@ def cmd_prior(args) -> int:
 
     from .compiler import load
 
+    refuse([count_problem("--samples", args.samples), seed_problem("--seed", args.seed)])  # before compiling
     model = load(args.model)
     _print_warnings(model.warnings, model.source, model.path, args.format == "concise")
     data_path = _data_path(args, model)
@@ -242,6 +271,7 @@ def cmd_run(args) -> int:
 
     settings = run_settings(args)  # before anything is compiled or sampled
     init = read_init(args.init) if args.init is not None else None
+    cli_workflow.check_run_args(args)
     t0 = time.perf_counter()
     model = load(args.model)
     compile_s = time.perf_counter() - t0
@@ -250,7 +280,6 @@ def cmd_run(args) -> int:
     if args.vars:
         check_vars(args.vars, model.reported + model.generated_names)
     data_path = _data_path(args, model)
-    cli_workflow.check_run_args(args)
     progress = not args.json and not args.no_progress and sys.stderr.isatty()
     posterior = model.sample(str(data_path) if data_path else None, **settings.as_dict(), init=init,
                              progress_bar=progress, cache=not args.no_cache, reparam=args.reparam)
@@ -317,7 +346,7 @@ def _internal_error(exc: Exception, debug: bool) -> int:
 
     if debug:
         traceback.print_exception(exc)
-    what = str(exc) if isinstance(exc, InternalError) else exception_text(exc)
+    what = printable(str(exc) if isinstance(exc, InternalError) else exception_text(exc))
     print(f"internal error: {what}\nThis is a bug in pplang; please report it with the model and data that "
           f"caused it{'' if debug else ' (run again with --debug to see the traceback)'}.", file=sys.stderr)
     return 2

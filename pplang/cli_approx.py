@@ -10,9 +10,7 @@ means, the optimiser, the Hessian, the ELBO; warnings go to standard error.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import fields
 
 from . import cli_workflow
@@ -40,33 +38,10 @@ TITLES = {
 }
 
 
-def _strict(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Make a bad or unknown flag exit 1 with a plain ``error[bad-setting]`` line (argparse's
-    default is exit 2)."""
-    command = parser.prog.split()[-1]
-
-    def error(message: str):
-        parser.print_usage(sys.stderr)
-        print(f"error[bad-setting]: {message}\nhelp: `pplang {command} --help` lists the flags", file=sys.stderr)
-        sys.exit(1)
-
-    parse_known = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):
-        namespace, extra = parse_known(args, namespace)
-        if extra:
-            error(f"unrecognized arguments: {' '.join(extra)}")
-        return namespace, extra
-
-    parser.error = error  # type: ignore[method-assign]
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
-    return parser
-
-
 def add_commands(sub, format_arg) -> None:
     for name in COMMANDS:
         method = METHODS[name]
-        p = _strict(sub.add_parser(name, help=method.summary, description=DESCRIPTIONS[name]))
+        p = sub.add_parser(name, help=method.summary, description=DESCRIPTIONS[name])  # cli makes it strict
         p.add_argument("model")
         p.add_argument("--data", help="JSON data file (default: the model's sidecar .json)")
         for f in fields(method.settings):
@@ -102,6 +77,7 @@ def cmd_approx(args, print_warnings) -> int:
     method = METHODS[args.command]
     options = {f.name: getattr(args, f.name) for f in fields(method.settings)}
     check(method.settings(**options))  # before anything is compiled
+    cli_workflow.check_run_args(args)
     t0 = time.perf_counter()
     model = load(args.model)
     compile_s = time.perf_counter() - t0
@@ -109,7 +85,6 @@ def cmd_approx(args, print_warnings) -> int:
     print_warnings(model.warnings, model.source, model.path, concise)
     if args.vars:
         check_vars(args.vars, model.reported + model.generated_names)
-    cli_workflow.check_run_args(args)
     data_path = _data_path(args, model)
     result = method.run(model, str(data_path) if data_path else None, cache=not args.no_cache, **options)
     result.timing["compile_s"] = compile_s

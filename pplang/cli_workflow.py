@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from .diagnostics import PplangError
+from .diagnostics import PplangError, printable
 
 
 def add_run_args(run: argparse.ArgumentParser) -> None:
@@ -68,7 +68,7 @@ def print_run_extras(summary: dict) -> None:
         print("\nPosterior predictive (replicated data):")
         print(format_draws(summary["posterior_predictive"]))
     if "output" in summary:
-        print(f"\nWrote {summary['output']}")
+        print(f"\nWrote {printable(summary['output'])}")
 
 
 def draw_summary(draws: dict, observed: dict | None = None) -> dict:
@@ -105,11 +105,15 @@ def cmd_predict(args, print_warnings) -> int:
     from .compiler import load
     from .results import check_output, load_fit, predictions_to_arviz, write_csv, write_netcdf
 
+    from .guards import refuse, seed_problem
+
+    if args.seed is not None:
+        refuse([seed_problem("--seed", args.seed)])
+    if args.output:
+        check_output(args.output)  # before compiling
     model = load(args.model)
     concise = args.format == "concise"
     print_warnings(model.warnings, model.source, model.path, concise)
-    if args.output:
-        check_output(args.output)
     fit = load_fit(args.fit, model)
     print_warnings(fit.warnings, model.source, model.path, concise)
     seed = fit.seed if args.seed is None else args.seed
@@ -129,17 +133,20 @@ def cmd_predict(args, print_warnings) -> int:
     else:
         print(format_draws(result["predictions"]))
         if args.output:
-            print(f"\nWrote {result['output']}")
+            print(f"\nWrote {printable(result['output'])}")
     return 0
 
 
 def cmd_plot(args) -> int:
-    from .plots import plot
+    from .guards import check_output_path
+    from .plots import SUFFIXES, plot
     from .results import read_netcdf
 
+    if args.output:
+        check_output_path(args.output, SUFFIXES, "the plot")
     output = args.output or str(Path(args.fit).with_name(f"{Path(args.fit).stem}-{args.kind}.png"))
     try:
-        print(f"Wrote {plot(read_netcdf(args.fit), args.kind, args.vars, output)}")
+        print(f"Wrote {printable(str(plot(read_netcdf(args.fit), args.kind, args.vars, output)))}")
     except PplangError as exc:
         exc.file = exc.file or str(args.fit)
         raise
@@ -148,8 +155,12 @@ def cmd_plot(args) -> int:
 
 def cmd_graph(args) -> int:
     from .compiler import load
-    from .graph import render, to_dot
+    from .graph import SUFFIXES, render, to_dot
+    from .guards import check_output_path
 
+    if args.output:
+        # before compiling; a name without a suffix gets DOT text
+        check_output_path(args.output, SUFFIXES if Path(args.output).suffix else None, "the graph")
     model = load(args.model)
     dot = to_dot(model.checked, Path(args.model).stem)
     if args.output:
@@ -158,7 +169,7 @@ def cmd_graph(args) -> int:
         except PplangError as exc:
             exc.file = exc.file or str(args.output)
             raise
-        print(f"Wrote {args.output}", file=sys.stderr)
+        print(f"Wrote {printable(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(dot)
     return 0

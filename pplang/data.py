@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from pathlib import Path
 from typing import Any
 import numpy as np
@@ -16,22 +18,110 @@ from .diagnostics import Diagnostic, PplangError
 # ----------------------------------------------------------------------------- data
 
 
+MAX_DIGITS = 400  # a longer integer is no number of any data type (Python refuses above 4300 digits)
+
+
+class JsonRefused(Exception):
+    """A JSON text pplang refuses to read: ``message``, ``at`` (an offset into the text or None), ``hint``."""
+
+    def __init__(self, message: str, at: int | None = None, hint: str | None = None, key: str | None = None):
+        super().__init__(message)
+        self.message, self.at, self.hint, self.key = message, at, hint, key
+
+
 def read_data_file(path: str | Path) -> dict:
-    """Read a JSON data file (the format Stan and posteriordb use)."""
+    """Read a JSON data file (the format Stan and posteriordb use): UTF-8 (a byte-order mark is
+    fine), each key once per object, integers of at most :data:`MAX_DIGITS` digits."""
     try:
-        text = Path(path).read_text()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise PplangError([Diagnostic("data-file", f"cannot read data file {path}: {exc.strerror}",
                                       file=str(path))]) from None
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        text = raw.decode("utf-8", errors="replace")
+        prefix = raw[: exc.start].decode("utf-8", errors="replace")
+        raise _located(path, text, len(prefix), f"the data file is not valid UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                       "save the data file as UTF-8") from None
+    try:
+        data = loads(text)
     except json.JSONDecodeError as exc:
         span = ir.Span(exc.lineno, exc.colno, exc.lineno, exc.colno + 1)
         raise PplangError([Diagnostic("data-file", f"invalid JSON: {exc.msg}", span, file=str(path))],
                           source=text) from None
+    except JsonRefused as exc:
+        at = exc.at
+        if exc.key is not None:  # the second place the key is written
+            found = [m.start() for m in re.finditer(re.escape(json.dumps(exc.key, ensure_ascii=False)) + r"\s*:", text)]
+            at = found[1] if len(found) > 1 else None
+        raise _located(path, text, at, exc.message, exc.hint) from None
     if not isinstance(data, dict):
         raise PplangError([Diagnostic("data-file", "the data file must hold a JSON object", file=str(path))])
     return data
+
+
+def loads(text: str):
+    """``json.loads``, refusing (:class:`JsonRefused`) what it would read wrongly or not survive: a
+    key twice in one object (JSON keeps the last), integers of more than :data:`MAX_DIGITS` digits,
+    nesting beyond Python's recursion limit."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_int=_parse_int(text))
+    except RecursionError:
+        raise JsonRefused("the JSON is nested too deeply to be data", _deepest(text),
+                          "data values are numbers or lists of them, nested as deep as the declared type") from None
+
+
+def _located(path, text: str, at: int | None, message: str, hint: str | None) -> PplangError:
+    span = ir.NO_SPAN
+    if at is not None:
+        line = text.count("\n", 0, at) + 1
+        col = at - (text.rfind("\n", 0, at) + 1) + 1
+        span = ir.Span(line, col, line, col + 1)
+    return PplangError([Diagnostic("data-file", message, span, hint, file=str(path))], source=text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """``object_pairs_hook``: a key given twice in one object is refused (JSON would keep the last)."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise JsonRefused(f'the key "{key}" appears twice in one object (JSON would silently keep the last value)',
+                           None, "give each field once", key)
+        out[key] = value
+    return out
+
+
+def _parse_int(text: str):
+    def parse(digits: str) -> int:
+        if len(digits.lstrip("-")) > MAX_DIGITS:
+            raise JsonRefused(f"an integer with {len(digits.lstrip('-'))} digits is too long to be a number pplang can "
+                           "use", text.find(digits), "a data value must fit a 64-bit integer or a double")
+        return int(digits)
+
+    return parse
+
+
+def _deepest(text: str) -> int:
+    """The offset of the first bracket that opens the 1000th level (strings ignored)."""
+    depth, in_string, escaped = 0, False, False
+    for i, c in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            if depth >= 1000:
+                return i
+        elif c in "]}":
+            depth -= 1
+    return 0
 
 
 def const_eval(e: ir.Expr, values: dict[str, Any]):
@@ -59,12 +149,96 @@ def const_eval(e: ir.Expr, values: dict[str, Any]):
                                   e.span)])
 
 
+INT64 = (-(2**63), 2**63 - 1)
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def run_int_range() -> tuple[int, int]:
+    """What an int field may hold in this run: :data:`INT32` when JAX computes in single precision
+    (it would truncate 64-bit integers), else :data:`INT64` (JAX not imported: no run yet)."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return INT64
+    return INT64 if jax.dtypes.canonicalize_dtype(np.int64) == np.int64 else INT32
+
+
+def _flat(value) -> list:
+    """The numbers (or other leaves) of nested lists, in order."""
+    out, stack = [], [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(reversed(v))
+        else:
+            out.append(v)
+    return out
+
+
+def _first(value, bad) -> tuple[tuple[int, ...], Any]:
+    """The 0-based index and value of the first leaf of nested lists for which ``bad`` holds."""
+    stack: list = [((), value)]
+    while stack:
+        idx, v = stack.pop()
+        if isinstance(v, list):
+            stack.extend(((*idx, k), x) for k, x in reversed(list(enumerate(v))))
+        elif bad(v):
+            return idx, v
+    raise AssertionError("no such leaf")
+
+
+def exactness(name: str, value, elem: str, int_range: tuple[int, int] = INT64) -> tuple[Diagnostic | None, ...]:
+    """(error, warning) about converting ``value`` (parsed JSON) to ``elem`` numbers: a boolean is
+    no number; an ``int`` field's integers must fit ``int_range`` (never wrap around); a ``real``
+    field's integers above 2^53 are rounded (a warning) and above 1.8e308 refused."""
+    leaves = _flat(value)
+    kinds = set(map(type, leaves))
+    if bool in kinds:
+        idx, v = _first(value, lambda x: type(x) is bool)
+        return Diagnostic("data-type", f'"{name}{_fmt_index(idx) if idx else ""}" is {str(v).lower()}, a boolean, but '
+                          f'"{name}" is declared {elem}', help="write 1 or 0 (pplang has no boolean type)"), None
+    ints = leaves if kinds == {int} else [x for x in leaves if type(x) is int]
+    if not ints:
+        return None, None
+    lo, hi = min(ints), max(ints)
+    if elem == "int" and (lo < int_range[0] or hi > int_range[1]):
+        idx, v = _first(value, lambda x: type(x) is int and not int_range[0] <= x <= int_range[1])
+        bits = "64" if int_range == INT64 else "32"
+        return Diagnostic("number-out-of-range", f'"{name}{_fmt_index(idx) if idx else ""}" = {_short(v)} does not '
+                          f"fit a {bits}-bit integer (it lies outside {int_range[0]}..{int_range[1]})",
+                          help="an int field holds whole numbers in that range; pplang never wraps them around"
+                          + ("" if bits == "64" else " (a --float64 run takes 64-bit integers)")), None
+    if elem != "int" and max(-lo, hi) > 2**53:
+        def inexact(x) -> bool:
+            try:
+                return type(x) is int and float(x) != x
+            except OverflowError:
+                return True
+
+        if any(map(inexact, ints)):
+            idx, v = _first(value, inexact)
+            where = f'"{name}{_fmt_index(idx) if idx else ""}" = {_short(v)}'
+            if abs(v) > 1.7976931348623157e308:
+                return Diagnostic("number-out-of-range", f"{where} is beyond the largest double (1.8e308)",
+                                  help="rescale the data"), None
+            return None, Diagnostic("number-out-of-range", f"{where} is rounded to {float(v):.17g}: a real holds "
+                                    "integers exactly only up to 2^53", severity="warning",
+                                    help="rescale the data, or declare the field int if it counts something")
+    return None, None
+
+
+def _short(v: int) -> str:
+    text = str(v) if abs(v) < 10**40 else f"{str(v)[:12]}... ({len(str(abs(v)))} digits)"
+    return text
+
+
 def _fmt_index(idx: tuple[int, ...]) -> str:
     return "[" + ",".join(str(i + 1) for i in idx) + "]"
 
 
-def prepare_data(spec: Spec, raw: dict, data_file: str | None = None) -> tuple[dict, list[Diagnostic]]:
-    """Validate ``raw`` against the data declarations and convert it to arrays.
+def prepare_data(spec: Spec, raw: dict, data_file: str | None = None,
+                 int_range: tuple[int, int] = INT64) -> tuple[dict, list[Diagnostic]]:
+    """Validate ``raw`` against the data declarations and convert it to arrays, exactly or not at
+    all (``int_range``: what an int field may hold; :data:`INT32` in a single-precision run).
 
     Returns the values for the model (declared data only, ints as Python ints for sizes) and the
     warnings (extra fields). Raises :class:`PplangError` listing every problem found.
@@ -82,13 +256,19 @@ def prepare_data(spec: Spec, raw: dict, data_file: str | None = None) -> tuple[d
         if name not in raw:
             fail("missing-data", f'the data has no field "{name}"', decl)
             continue
+        bad, loose = exactness(name, raw[name], sym.type.elem, int_range)
+        if bad is not None:
+            fail(bad.code, bad.message, decl, bad.help)
+            continue
+        if loose is not None:
+            warnings.append(Diagnostic(loose.code, loose.message + (f" (in {data_file})" if data_file else ""),
+                                       decl.span, loose.help, severity="warning"))
         try:
             arr = np.asarray(raw[name])
         except ValueError:
-            fail("data-shape", f'"{name}" is a ragged list; expected a regular array', decl)
+            fail("data-shape", f'"{name}" is a ragged list (or nested more deeply than a number array can be); '
+                 "expected a regular array", decl)
             continue
-        if arr.dtype == bool:
-            arr = arr.astype(np.int64)
         if arr.dtype.kind == "O" and np.any(np.equal(arr, None)):
             fail("missing-value", f'"{name}" has missing values (null) at '
                  f"{name}{_fmt_index(tuple(np.argwhere(np.equal(arr, None))[0]))}", decl,
@@ -119,6 +299,12 @@ def prepare_data(spec: Spec, raw: dict, data_file: str | None = None) -> tuple[d
                 bad = tuple(np.argwhere(arr != np.round(arr))[0]) if arr.shape else ()
                 fail("data-type", f'"{name}" is declared int but {name}{_fmt_index(bad) if bad else ""} = '
                      f"{arr[bad]} is not a whole number", decl)
+                continue
+            if arr.dtype.kind == "f" and np.any((arr < int_range[0]) | (arr > int_range[1])):
+                bad = tuple(np.argwhere((arr < int_range[0]) | (arr > int_range[1]))[0]) if arr.shape else ()
+                fail("number-out-of-range", f'"{name}{_fmt_index(bad) if bad else ""}" = {arr[bad]:g} does not fit '
+                     f"a {'64' if int_range == INT64 else '32'}-bit integer", decl,
+                     "an int field holds whole numbers; pplang never wraps them around")
                 continue
             arr = arr.astype(np.int64)
         else:

@@ -86,7 +86,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "number-out-of-range": (
         "a number in the model is too large to be represented",
         "Reals must be finite in double precision (within +-1.8e308) and integers exact (within "
-        "+-2^53); `1e999` would silently become infinity.",
+        "+-2^53); `1e999` would silently become infinity. The same holds for data: an `int` field "
+        "must fit a 64-bit integer (a 32-bit one in a single-precision run), never wrapping around "
+        "to a negative number; a whole number above 2^53 given for a `real` field is rounded, with a "
+        "warning.",
     ),
     "index-out-of-range": (
         "an index lies outside the dimension it indexes",
@@ -233,6 +236,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "`--output` takes `FILE.nc` (ArviZ InferenceData, netCDF) or `FILE.csv` (one column per "
         "quantity); plots take `.png`, `.svg` or `.pdf`; graphs `.dot`, `.png`, `.svg` or `.pdf`.",
     ),
+    "output-path": (
+        "an output file cannot be written where it was asked for",
+        "`-o`/`--output` must name a file (not a directory) in a directory that exists and is "
+        "writable. pplang checks this before compiling or sampling, so a finished run is never "
+        "lost to a mistyped path: create the directory first (`mkdir -p results`).",
+    ),
     "plot-error": (
         "the requested plot cannot be drawn from this file",
         "A `ppc` plot needs the posterior_predictive group (`pplang run --predict --output FILE.nc`); "
@@ -247,8 +256,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "a sampler setting is out of range",
         "`--chains`, `--samples`, `--thin` and `--max-tree-depth` must be at least 1, `--warmup` at "
         "least 0, `--thin` at most `--samples`, and `--target-accept` (NUTS's target acceptance "
-        "probability, Stan's adapt_delta) strictly between 0 and 1. The same rules hold for "
-        "`Model.sample(...)`. Nothing is compiled or sampled until the settings are valid.",
+        "probability, Stan's adapt_delta) strictly between 0 and 1. Counts are at most 2^31-1, "
+        "`--max-tree-depth` at most 30, and seeds fit a 64-bit integer (what jax.random.PRNGKey "
+        "takes). A malformed or unknown flag of any command is this error too. The same rules hold "
+        "for `Model.sample(...)`. Nothing is compiled or sampled until the settings are valid.",
     ),
     "bad-init": (
         "an initial value cannot be used",
@@ -393,14 +404,27 @@ def error(code: str, message: str, span: Span = NO_SPAN, help: str | None = None
     return PplangError([Diagnostic(code, message, span, help)])
 
 
+SHOWN = 100  # at most this many characters of a source line are shown
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable (a newline, an ANSI escape, a
+    bidirectional override) written as its Python escape, so that a name or value from a user's
+    file cannot forge an ``error[...]`` line or recolour the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def render(diag: Diagnostic, source: str | None, file: str | None, concise: bool = False) -> str:
-    """Render one diagnostic in the full (default) or concise form."""
-    path = diag.file or file or "<string>"
+    """Render one diagnostic in the full (default) or concise form. The message, help and path
+    are escaped (:func:`printable`): they hold names and values from the user's files."""
+    path = printable(diag.file or file or "<string>")
     span = diag.span
     where = f"{path}:{span.line}:{span.column}" if span.line else path
     if concise:
-        return f"{where}: {diag.severity}: {diag.message}  [{diag.code}]"
-    out = [f"{diag.severity}[{diag.code}]: {diag.message}", f"  --> {where}"]
+        return f"{where}: {diag.severity}: {printable(diag.message)}  [{diag.code}]"
+    out = [f"{diag.severity}[{diag.code}]: {printable(diag.message)}", f"  --> {where}"]
     lines = source.splitlines() if source is not None else []
     if span.line and 0 < span.line <= len(lines):
         text = lines[span.line - 1].expandtabs(1)
@@ -409,13 +433,19 @@ def render(diag: Diagnostic, source: str | None, file: str | None, concise: bool
             width = span.end_column - span.column
         else:
             width = max(1, len(text.rstrip()) - span.column + 1)
+        column = span.column
+        if len(text) > SHOWN:  # a long line (minified JSON): the part around the column
+            start = max(0, column - 1 - SHOWN // 3)
+            text = ("..." if start else "") + text[start:start + SHOWN] + "..."
+            column = column - start + (3 if start else 0)
+            width = min(width, SHOWN - (column - 1))
         out += [
             f"{gutter} |",
-            f"{span.line} | {text}",
-            f"{gutter} | {' ' * (span.column - 1)}{'^' * max(1, width)}",
+            f"{span.line} | {printable(text)}",
+            f"{gutter} | {' ' * (column - 1)}{'^' * max(1, width)}",
         ]
     if diag.help:
-        out.append(f"help: {diag.help}")
+        out.append(f"help: {printable(diag.help)}")
     return "\n".join(out)
 
 

@@ -21,6 +21,7 @@ from .spec import Definition, Factor, FlatParam, InitElement, Loop, Plate, Role,
 from .diagnostics import Diagnostic, PplangError
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+SUFFIXES = (".dot", ".gv", *IMAGE_SUFFIXES)
 
 STYLE = {
     "data": 'shape=box',
@@ -184,7 +185,9 @@ def render(dot: str, path: Path) -> None:
     ``.png``/``.svg``/``.pdf``."""
     suffix = path.suffix.lower()
     if suffix in (".dot", ".gv", ""):
-        path.write_text(dot)
+        from .guards import write_text
+
+        write_text(path, dot)
         return
     if suffix not in IMAGE_SUFFIXES:
         raise PplangError([Diagnostic("output-format", f"cannot write a graph to {path}",

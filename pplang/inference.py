@@ -27,6 +27,7 @@ import numpy as np
 
 from . import approx_diagnostics as honesty
 from .diagnostics import Diagnostic, PplangError
+from .guards import COUNT_MAX, seed_problem, whole_problem
 from .runtime import Model, flat_names, select_rows
 from .settings import SamplerSettings
 
@@ -123,10 +124,10 @@ def problems(settings) -> list[str]:
             if value not in meta["choices"]:
                 out.append(f"{flag(f.name)} must be one of {', '.join(meta['choices'])}, got {value!r}")
         elif isinstance(f.default, int):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                out.append(f"{flag(f.name)} must be a whole number, got {value!r}")
-            elif meta["least"] is not None and value < meta["least"]:
-                out.append(f"{flag(f.name)} must be at least {meta['least']}, got {value}")
+            found = (seed_problem(flag(f.name), value) if f.name == "seed"
+                     else whole_problem(flag(f.name), value, meta["least"], COUNT_MAX))
+            if found:
+                out.append(found)
         elif isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
                 or (meta["least"] is not None and value <= meta["least"]):
             out.append(f"{flag(f.name)} must be a number above {meta['least']}, got {value!r}")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import ir
+from .data import JsonRefused, exactness, loads
 from .diagnostics import Diagnostic, PplangError
 from .spec import Role
 
@@ -29,13 +30,18 @@ def read_init(text: str) -> dict[str, Any]:
     inline = text.lstrip()[:1] in ("{", "[")
     where = "--init" if inline else text
     try:
-        raw = text if inline else Path(text).read_text()
+        raw = text if inline else Path(text).read_bytes().decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise PplangError([Diagnostic("bad-init", f"the initial values file {text} is not valid UTF-8 text (byte "
+                                      f"{exc.start})", help="save it as UTF-8")]) from None
     except OSError as exc:
         raise PplangError([Diagnostic("bad-init", f"cannot read the initial values file {text}: {exc.strerror}",
                                       help=f"--init takes a JSON file or inline JSON: {EXAMPLE}")]) from None
     file = None if inline else text
     try:
-        values = json.loads(raw)
+        values = loads(raw)
+    except JsonRefused as exc:
+        raise PplangError([Diagnostic("bad-init", f"{where}: {exc.message}", help=exc.hint, file=file)]) from None
     except json.JSONDecodeError as exc:
         raise PplangError([Diagnostic("bad-init", f"{where} is not valid JSON: {exc.msg} (line {exc.lineno}, "
                                       f"column {exc.colno})", help=f"for example {EXAMPLE}", file=file)]) from None
@@ -87,9 +93,13 @@ def check_init(model, init: dict[str, Any], kwargs: dict) -> dict[str, np.ndarra
         if name not in shapes:
             errors.append(_not_a_parameter(model, name, latents))
             continue
+        bad, _ = exactness(name, raw, "real")  # a boolean, a number beyond a double
+        if bad is not None:
+            errors.append(Diagnostic("bad-init", f"initial value: {bad.message}", _span(model, name), bad.help))
+            continue
         try:
             arr = np.asarray(raw, dtype=float)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             errors.append(Diagnostic("bad-init", f'the initial value of "{name}" must be a number or a (nested) '
                                      "list of numbers", _span(model, name)))
             continue

@@ -183,7 +183,9 @@ def check_output(path: str | Path) -> Path:
         raise PplangError([Diagnostic("output-format", f"cannot write {path}: the suffix must be .nc or .csv",
                                       help="use FILE.nc for ArviZ InferenceData or FILE.csv for a table",
                                       file=str(path))])
-    return path
+    from .guards import check_output_path
+
+    return check_output_path(path, OUTPUT_SUFFIXES, "the draws")  # the directory, before any sampling
 
 
 def save_posterior(post, path: Path, *, predictive: bool = False, prior: dict | None = None) -> Path:

@@ -19,7 +19,7 @@ from . import ir
 from .spec import Role, Spec
 from .diagnostics import Diagnostic, InternalError, PplangError, exception_text
 from .lower_numpyro import Lowered
-from .data import _fmt_index, const_eval, prepare_data, read_data_file  # noqa: F401 - re-exported
+from .data import _fmt_index, const_eval, prepare_data, read_data_file, run_int_range  # noqa: F401 - re-exported
 from .posterior import (Posterior, _flatten_chains, check_vars, flat_names, format_summary,  # noqa: F401
                         precision, select_rows)
 from . import reuse
@@ -149,7 +149,7 @@ class Model:
             data_file = str(data)
             data = read_data_file(data)
         try:
-            values, self.data_warnings = prepare_data(self.spec, data or {}, data_file)
+            values, self.data_warnings = prepare_data(self.spec, data or {}, data_file, run_int_range())
         except PplangError as exc:
             exc.source, exc.file = exc.source or self.source, exc.file or self.path
             raise
@@ -222,7 +222,8 @@ class Model:
             data_file, data = str(data), read_data_file(data)
         data = {k: v for k, v in (data or {}).items() if k not in observed}
         try:
-            values, self.data_warnings = prepare_data(_without(self.spec, observed), data, data_file)
+            values, self.data_warnings = prepare_data(_without(self.spec, observed), data, data_file,
+                                                     run_int_range())
         except PplangError as exc:
             exc.source, exc.file = exc.source or self.source, exc.file or self.path
             raise
@@ -237,6 +238,9 @@ class Model:
                          float64: bool = False, data_file: str | None = None) -> dict[str, np.ndarray]:
         """Draw every latent, deterministic and observed quantity from the prior: observed data is
         dropped (only sizes and covariates are used), as ``Predictive(model, num_samples)``."""
+        from .guards import count_problem, refuse, seed_problem
+
+        refuse([count_problem("samples", samples), seed_problem("seed", seed)])
         import jax
         from numpyro.infer import Predictive
 

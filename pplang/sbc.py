@@ -165,9 +165,13 @@ def cmd_sbc(args, data_path) -> int:
     from .compiler import load
     from .settings import SamplerSettings
 
+    from .guards import check_output_path, count_problem, refuse, seed_problem
+
+    refuse([count_problem("--reps", args.reps, 2), count_problem("--draws", args.draws),
+            count_problem("--bins", args.bins, 2), seed_problem("--seed", args.seed)])
     SamplerSettings(chains=args.chains, warmup=args.warmup, samples=args.samples, seed=args.seed).check()
-    if args.plot and not Path(args.plot).resolve().parent.is_dir():
-        raise PplangError([Diagnostic("bad-setting", f"--plot {args.plot}: its directory does not exist")])
+    if args.plot:
+        check_output_path(args.plot, (".png", ".pdf", ".svg"), "the rank histograms")
     model = load(args.model)
     path = data_path(args, model)
 

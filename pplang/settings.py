@@ -13,8 +13,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .diagnostics import Diagnostic, PplangError
+from .guards import count_problem, seed_problem, whole_problem
 
 CHAIN_METHODS = ("vectorized", "parallel", "sequential")
+# NumPyro counts a trajectory's 2^D - 1 steps in 32-bit integers and keeps D checkpoints per draw
+MAX_TREE_DEPTH = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,19 +43,16 @@ class SamplerSettings:
         """What is wrong with these settings, as command-line flags name them (empty: nothing)."""
         out = []
 
-        def whole(name: str, value, least: int | None) -> None:
-            flag = "--" + name.replace("_", "-")
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                out.append(f"{flag} must be a whole number, got {value!r}")
-            elif least is not None and value < least:
-                out.append(f"{flag} must be at least {least}, got {value}")
+        def whole(name: str, value, least: int) -> None:
+            out.append(count_problem("--" + name.replace("_", "-"), value, least))
 
         whole("chains", self.chains, 1)
         whole("warmup", self.warmup, 0)
         whole("samples", self.samples, 1)
-        whole("seed", self.seed, None)
-        whole("max_tree_depth", self.max_tree_depth, 1)
+        out.append(seed_problem("--seed", self.seed))
+        out.append(whole_problem("--max-tree-depth", self.max_tree_depth, 1, MAX_TREE_DEPTH))
         whole("thin", self.thin, 1)
+        out = [p for p in out if p]
         ta = self.target_accept
         if isinstance(ta, bool) or not isinstance(ta, numbers.Real) or not 0 < ta < 1:
             out.append(f"--target-accept must be strictly between 0 and 1 (Stan's adapt_delta, e.g. 0.95), "

@@ -35,6 +35,7 @@ COVERED_ELSEWHERE = {
     "fit-file": "test_workflow.test_predict_command",
     "fit-mismatch": "test_workflow.test_predict_refuses_a_change_of_latent_shape",
     "output-format": "test_workflow.test_bad_output_suffix_is_refused_before_sampling",
+    "output-path": "test_bad_input.test_bad_input[run-output-dir-missing-nc]",
     "plot-error": "test_workflow.test_plot_errors_are_diagnostics",
     "graphviz-missing": "test_workflow.test_graph_image_without_graphviz_is_a_diagnostic",
     "unused-elements": "test_typed_core.test_unread_parameter_elements_are_warned",
