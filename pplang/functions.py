@@ -192,6 +192,7 @@ _ROWS = [
     _sig("rep_matrix", "[m], #n -> [m,n]",
          "jnp.broadcast_to(jnp.asarray({0}, dtype=float)[..., None], jnp.shape({0}) + ({1},))",
          "rep_matrix(v, n): the matrix whose n columns are the vector v", _REP_MATRIX_HINT),
+    _sig("identity_matrix", "#n -> [n,n]", "jnp.eye({0})", "identity_matrix(n): the n x n identity matrix"),
     _sig("diag_matrix", "[n] -> [n,n]", "(jnp.expand_dims({0}, -1) * jnp.eye(jnp.shape({0})[-1]))",
          "the diagonal matrix with diagonal v"),
     _sig("diag_pre_multiply", "[n], [n,m] -> [n,m]", "(jnp.expand_dims({0}, -1) * {1})", "diag_matrix(v) @ M"),

@@ -333,6 +333,18 @@ def _unexpected_token(exc: lark.exceptions.UnexpectedToken, source: str) -> Diag
     if prev is not None and prev.type == "NAME" and "'('" in expected and _after_tilde(source, prev):
         return Diagnostic("syntax-error", "the right side of '~' must be a distribution, like Normal(mu, sigma)",
                           span, "to define a value from an expression, use '=' instead of '~'")
+    # `to_vector(z) ~ Normal(0, 1)`: a function call on the left of ~ (Stan's way of an element-wise prior)
+    if tok.type == "LPAR" and prev is not None and prev.type == "NAME" and prev.column == 1 + (len(line) - len(
+            line.lstrip())) and "~" in line[tok.column:]:
+        return Diagnostic("syntax-error", f"the left side of '~' is a name, not a call of {str(prev)!r}", span,
+                          "a prior on every element needs no conversion: `z ~ Normal(0, 1)` applies to each "
+                          "element of a vector or matrix z")
+    # `data y: vector[K][N]`: Stan's array of vectors
+    if tok.type == "LSQB" and prev is not None and prev.type == "RSQB" and line.lstrip().startswith(
+            ("data", "param", "local")):
+        return Diagnostic("syntax-error", "an array of vectors is written as a matrix", span,
+                          "write `matrix[N, K]` (row n is the n-th vector, `y[n]`) for an array of N vectors "
+                          "of size K")
     # `Normal(0 5)`: a missing comma
     if open_brackets and "','" in expected and tok.type in ("NAME", "NUMBER", "LPAR", "LSQB"):
         return Diagnostic("syntax-error", f"missing ',' before {word!r}", span, "separate arguments with commas")

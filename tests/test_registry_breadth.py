@@ -311,6 +311,8 @@ FUNC_DECLS = ("data A: matrix[3, 3]\ndata B: matrix[3, 2]\ndata Lo: matrix[3, 3]
     ("rep_matrix(2.5, 2, 3)", np.full((2, 3), 2.5)),
     ("rep_matrix(v, 2)", np.stack([V, V], axis=1)),
     ("diag_matrix(v)", np.diag(V)),
+    ("identity_matrix(3)", np.eye(3)),
+    ("identity_matrix(3) @ v", V),
     ("diag_pre_multiply(v, B)", np.diag(V) @ B),
     ("diag_post_multiply(B, [2.0, -1.0])", B @ np.diag([2.0, -1.0])),
     ("to_vector(B)", B.flatten(order="F")),

@@ -85,3 +85,14 @@ def test_wheel_ships_the_grammar(tmp_path):
                        env={"PYTHONPATH": str(site), "PATH": ""}, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(str(site.resolve()))
+
+
+@pytest.mark.parametrize("src, message, hint", [
+    ("data N: int\nparam z: vector[N]\nto_vector(z) ~ Normal(0, 1)\n", "not a call of 'to_vector'", "z ~ Normal(0, 1)"),
+    ("data N: int\ndata K: int\ndata y: vector[K][N]\n", "array of vectors is written as a matrix", "matrix[N, K]"),
+])
+def test_stan_forms_that_stay_unsupported_say_what_to_write(src, message, hint):
+    with pytest.raises(pplang.PplangError) as exc:
+        pplang.compile(src, "m.ppl")
+    d = exc.value.diagnostics[0]
+    assert d.code == "syntax-error" and message in d.message and hint in d.help
