@@ -155,6 +155,23 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "a construct is valid syntax but not supported yet",
         "The message names the construct. Please report the model that needs it.",
     ),
+    "initial-point": (
+        "the sampler cannot start: the log density is not finite at the initial point",
+        "NUTS starts from random values of the parameters (uniform in (-2, 2) on the unconstrained "
+        "scale) or from `--init`, and needs a finite log density and gradient there. The message names "
+        "the first statement whose log density is not finite at such a point, with the values involved: "
+        "typically a scale of 0 or one so small that its square overflows (1e-30 in 32-bit floats), "
+        "`target += log(x)` of a negative x, or data outside the distribution's support. Fix the "
+        "statement or the data, give starting values with `--init`, or compute in 64-bit floats "
+        "(`--float64`) when a number is at the edge of 32-bit range.",
+    ),
+    "data-precision": (
+        "a data value cannot be represented in 32-bit precision",
+        "`pplang run` computes in 32-bit floats unless `--float64` is given. Their range is about "
+        "1.4e-45 to 3.4e38: a real data value beyond it becomes infinite, a nonzero one below it becomes "
+        "0 (a scale of 0, a log of 0), and an int beyond 2^31 wraps around. The value is refused before "
+        "sampling; run with `--float64` (`Model.sample(..., float64=True)`) or rescale the data.",
+    ),
     "runtime-error": (
         "evaluating the model failed",
         "An error occurred while running the compiled model; the message names the statement.",

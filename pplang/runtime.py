@@ -47,6 +47,21 @@ def _flat_prior_site(exc: BaseException) -> str | None:
     return None
 
 
+def _start(model, mcmc, kwargs: dict, init_values: dict | None, seed: int) -> None:
+    """``mcmc.run``; NumPyro's failure to find a finite initial point becomes a located
+    ``initial-point`` error (:mod:`pplang.initcheck`)."""
+    import jax
+
+    from .initcheck import explain_failed_start, is_failed_start
+
+    try:
+        mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs)
+    except RuntimeError as exc:
+        if not is_failed_start(exc):
+            raise
+        raise explain_failed_start(model, kwargs, init_values, seed) from None
+
+
 def _without(spec: Spec, names: set[str]) -> Spec:
     """A view of ``spec`` whose data declarations exclude ``names`` (for prior predictive)."""
     import copy
@@ -480,6 +495,12 @@ class Model:
         timing["import_s"] = time.perf_counter() - t0
         with precision(float64):
             kwargs = self.prepare_data(data, data_file)
+            if not float64:  # data that 32-bit floats cannot hold: say so before NumPyro rounds it
+                from .datacheck import check_float32_range
+
+                errors = check_float32_range(self.spec, kwargs)
+                if errors:
+                    raise PplangError(errors, source=self.source, file=self.path)
             model = self
             if reparam is not None or self.has_auto:  # `auto`: choose (in the run's precision), then sample that
                 model = self.resolve(kwargs, reparam=reparam, cache=cache, prepared=True)
@@ -494,7 +515,7 @@ class Model:
                         chain_method=chain_method, progress_bar=progress_bar)
             t1 = time.perf_counter()
             with JitClock() as clock:
-                model._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs))
+                model._run_located(lambda: _start(model, mcmc, kwargs, init_values, seed))
                 jax.block_until_ready(mcmc.get_samples())
         run_s = time.perf_counter() - t1
         timing["jit_s"] = clock.compile_s

@@ -51,6 +51,8 @@ COVERED_ELSEWHERE = {
     "enumeration-size": "test_discrete.test_large_enumerations_are_warned_with_their_size",
     "missing-value": "test_missing.test_covariate_without_a_distribution_is_an_error_that_says_what_to_write",
     "auto-reparam": "test_auto_reparam.test_reparam_auto_with_nothing_to_choose_says_so",
+    "initial-point": "test_numeric_faults.test_a_sampler_that_cannot_start_names_the_statement",
+    "data-precision": "test_numeric_faults.test_data_beyond_float32_range_suggests_float64",
 }
 
 

@@ -1,0 +1,68 @@
+"""Numerically bad input (issue 14): a sampler that cannot start, data beyond 32-bit range, sizes
+too large to allocate, diagnostics that are not finite. Each is a plain located message, never an
+internal error."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, record_output
+
+
+def pplang(*args, cwd=None, env=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    r = subprocess.run([sys.executable, "-m", "pplang.cli", *map(str, args)], capture_output=True, text=True,
+                       cwd=cwd or ROOT, env=env, timeout=300)
+    record_output(r.stderr)
+    return r
+
+
+def write(tmp_path, name, source, data):
+    (tmp_path / f"{name}.ppl").write_text(source)
+    (tmp_path / f"{name}.json").write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return tmp_path / f"{name}.ppl"
+
+
+SHORT = ("--chains", 1, "--warmup", 20, "--samples", 20)
+
+FAILED_STARTS = {
+    "log-of-negative": ("param mu: real\nmu ~ Normal(0, 1)\ntarget += log(-1)\n", {}, 3,
+                        "the value added to target is nan"),
+    "tiny-scale": ("data y: real\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1e-30)\n", {"y": 1}, 3, "scale=1e-30"),
+}
+
+
+@pytest.mark.parametrize("case", FAILED_STARTS, ids=str)
+def test_a_sampler_that_cannot_start_names_the_statement(tmp_path, case):
+    source, data, line, detail = FAILED_STARTS[case]
+    path = write(tmp_path, case, source, data)
+    r = pplang("run", path, *SHORT, "--format", "concise", env={"PPLANG_CACHE_DIR": str(tmp_path / "cache")})
+    assert r.returncode == 1, r.stderr
+    assert f"{path}:{line}:1: error: the log density of this statement is not finite" in r.stderr
+    assert detail in r.stderr and "[initial-point]" in r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+
+
+SUBNORMAL = ("data N: int\ndata y: real[N]\ndata sigma: real<lower=0>[N]\nmu ~ Normal(0, 1)\n"
+             "y[n] ~ Normal(mu, sigma[n])\n")
+
+
+def test_data_beyond_float32_range_suggests_float64(tmp_path):
+    env = {"PPLANG_CACHE_DIR": str(tmp_path / "cache")}
+    big = write(tmp_path, "big", "data y: real\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)\n", '{"y": 1e39}')
+    r = pplang("run", big, *SHORT, env=env)
+    assert r.returncode == 1 and "error[data-precision]" in r.stderr, r.stderr
+    assert '"y" = 1e+39 is too large for 32-bit floats' in r.stderr and "--float64" in r.stderr
+    assert "RuntimeWarning" not in r.stderr and "internal error" not in r.stderr
+    tiny = write(tmp_path, "tiny", SUBNORMAL, '{"N": 2, "y": [1, 2], "sigma": [1, 1e-320]}')
+    r = pplang("run", tiny, *SHORT, "--format", "concise", env=env)
+    assert r.returncode == 1, r.stderr
+    assert f"{tiny}:3:6: error: \"sigma[2]\"" in r.stderr and "too small for 32-bit floats" in r.stderr
+    # in 64-bit the value is kept, and the statement whose density it breaks is named instead
+    r = pplang("run", tiny, *SHORT, "--format", "concise", "--float64", env=env)
+    assert r.returncode == 1 and "data-precision" not in r.stderr, r.stderr
+    assert f"{tiny}:5:1: error: the log density of this statement is not finite" in r.stderr
+    assert "at y[2] = 2" in r.stderr and "internal error" not in r.stderr
