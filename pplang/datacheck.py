@@ -141,6 +141,34 @@ def _unread_elements(spec: Spec, used, size_of) -> list[Diagnostic]:
     return warnings
 
 
+def check_declared_sizes(spec: Spec, size_of) -> list[Diagnostic]:
+    """Every declared quantity's size and every index set's, evaluated over the data before anything
+    is allocated: one above :data:`pplang.data.MAX_ELEMENTS` elements (or an integer power too
+    large to compute) is a ``size-too-large`` error at its declaration or statement."""
+    from .data import MAX_ELEMENTS, too_large
+    from .diagnostics import PplangError
+
+    errors: list[Diagnostic] = []
+    shapes = [(s.span, f'"{s.name}"', s.type.shape) for s in spec.symbols.values() if s.role is not Role.DATA]
+    seen = {d for _, _, shape in shapes for d in shape}  # an index set over a declared size: reported once
+    for item in [*spec.derived, *spec.items, *spec.generated]:
+        plates = getattr(item, "plates", ()) if not isinstance(item, Loop) else tuple(
+            p for b in item.body for p in b.plates)
+        shapes += [(item.span, f"the index set of {p.index}", (p.size,)) for p in plates if p.size not in seen]
+        seen.update(p.size for p in plates)
+    for span, what, shape in shapes:
+        try:
+            n = int(np.prod([int(size_of(d)) for d in shape], dtype=object)) if shape else 1
+        except PplangError as exc:
+            errors += [d for d in exc.diagnostics if d.code == "size-too-large" and d not in errors]
+            continue
+        except (KeyError, TypeError, ValueError, OverflowError):
+            continue
+        if n > MAX_ELEMENTS:
+            errors.append(too_large(n, span, what))
+    return errors
+
+
 def check_plate_sizes(spec: Spec, size_of) -> list[Diagnostic]:
     """Every plate needs at least one element (NumPyro's plates cannot be empty): a size that is 0
     with this data is reported at the first statement that uses it."""

@@ -172,6 +172,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "0 (a scale of 0, a log of 0), and an int beyond 2^31 wraps around. The value is refused before "
         "sampling; run with `--float64` (`Model.sample(..., float64=True)`) or rescale the data.",
     ),
+    "size-too-large": (
+        "a size is too large to allocate",
+        "Sizes are computed from the data before anything runs. One array (a data item, a parameter, "
+        "an index set) holds at most 2^31 - 1 elements, the most JAX can index; a larger size, or an "
+        "integer power too large to compute (`N ^ N ^ N`), is refused at its size expression or "
+        "declaration. Check the data's sizes and the size expression.",
+    ),
     "runtime-error": (
         "evaluating the model failed",
         "An error occurred while running the compiled model; the message names the statement.",

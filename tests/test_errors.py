@@ -53,6 +53,7 @@ COVERED_ELSEWHERE = {
     "auto-reparam": "test_auto_reparam.test_reparam_auto_with_nothing_to_choose_says_so",
     "initial-point": "test_numeric_faults.test_a_sampler_that_cannot_start_names_the_statement",
     "data-precision": "test_numeric_faults.test_data_beyond_float32_range_suggests_float64",
+    "size-too-large": "test_numeric_faults.test_sizes_above_the_array_limit_are_refused_before_allocating",
 }
 
 

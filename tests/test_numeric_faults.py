@@ -66,3 +66,28 @@ def test_data_beyond_float32_range_suggests_float64(tmp_path):
     assert r.returncode == 1 and "data-precision" not in r.stderr, r.stderr
     assert f"{tiny}:5:1: error: the log density of this statement is not finite" in r.stderr
     assert "at y[2] = 2" in r.stderr and "internal error" not in r.stderr
+
+
+def test_a_tower_of_powers_as_a_size_is_refused_at_once(tmp_path):
+    """`N ^ N ^ N` with N = 10 has ten billion digits: Python's big integers used to compute it for ever."""
+    path = write(tmp_path, "tower", "data N: int\ndata y: real[N ^ N ^ N]\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)\n",
+                 {"N": 10, "y": [1.0]})
+    r = pplang("check", path)  # check reads no data: nothing to compute
+    assert r.returncode == 0, r.stderr
+    r = pplang("run", path, *SHORT, "--format", "concise", env={"PPLANG_CACHE_DIR": str(tmp_path / "cache")})
+    assert r.returncode == 1, r.stderr
+    assert f"{path}:2:14: error: this size is 10 ^ 10000000000, a number with about 10000000001 digits" in r.stderr
+    assert "[size-too-large]" in r.stderr
+
+
+def test_sizes_above_the_array_limit_are_refused_before_allocating():
+    import pplang
+    from pplang.diagnostics import PplangError
+
+    model = pplang.compile("data N: int\nparam theta: real[N * N * N]\ntheta ~ Normal(0, 1)\n", "big.ppl")
+    with pytest.raises(PplangError) as err:
+        model.prepare_data({"N": 100_000})
+    (diag,) = err.value.diagnostics
+    assert diag.code == "size-too-large" and diag.span.line == 2
+    assert diag.message.startswith('"theta" has 1,000,000,000,000,000 elements')
+    assert model.prepare_data({"N": 10})["N"] == 10  # a thousand elements are fine
