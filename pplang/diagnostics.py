@@ -201,6 +201,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "R-hat above 1.01: the chains have not converged to the same distribution",
         "Rank-normalised split R-hat compares chains; values above 1.01 mean the chains disagree.",
     ),
+    "non-finite-summary": (
+        "a quantity's draws are too large or undefined to summarise: the chains have not converged",
+        "The mean, sd, R-hat or effective sample size of the quantity is infinite or NaN: its draws run "
+        "off toward infinity (1e27 and beyond) instead of settling on a distribution. The usual cause is "
+        "an improper posterior: a parameter with no prior (flat over its support) that the data do not "
+        "pin down, so no distribution exists to sample. Give it a proper prior; otherwise rescale the "
+        "data or run with `--float64` if its values overflow 32-bit floats.",
+    ),
+    "nan-draws": (
+        "a quantity is NaN in some or all draws",
+        "A deterministic or generated quantity evaluated to NaN: its expression applies a function "
+        "outside its domain (the log or sqrt of a negative number, 0 / 0, inf - inf) at the sampled "
+        "values. The warning names the statement that computes it; its summary shows `-`.",
+    ),
     "low-ess": (
         "few effective draws for some quantities",
         "Bulk ESS measures the information about the centre of a distribution, tail ESS about its "

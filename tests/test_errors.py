@@ -54,6 +54,8 @@ COVERED_ELSEWHERE = {
     "initial-point": "test_numeric_faults.test_a_sampler_that_cannot_start_names_the_statement",
     "data-precision": "test_numeric_faults.test_data_beyond_float32_range_suggests_float64",
     "size-too-large": "test_numeric_faults.test_sizes_above_the_array_limit_are_refused_before_allocating",
+    "non-finite-summary": "test_numeric_faults.test_an_improper_posterior_is_flagged_as_not_converged",
+    "nan-draws": "test_numeric_faults.test_nan_quantities_and_models_without_parameters",
 }
 
 

@@ -91,3 +91,32 @@ def test_sizes_above_the_array_limit_are_refused_before_allocating():
     assert diag.code == "size-too-large" and diag.span.line == 2
     assert diag.message.startswith('"theta" has 1,000,000,000,000,000 elements')
     assert model.prepare_data({"N": 10})["N"] == 10  # a thousand elements are fine
+
+
+def test_an_improper_posterior_is_flagged_as_not_converged(tmp_path):
+    """A flat prior on an unbounded parameter: the draws run off to 1e18 and beyond, R-hat is NaN.
+    This used to print only a tree-depth warning, a table 200 characters wide and RuntimeWarnings."""
+    path = write(tmp_path, "flat", "param mu: real\n", {})
+    r = pplang("run", path, "--chains", 2, "--warmup", 200, "--samples", 200, "--format", "concise",
+               env={"PPLANG_CACHE_DIR": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stderr.splitlines() if "[non-finite-summary]" in x)
+    assert line.startswith(f'{path}:1:7: warning: the draws of "mu" cannot be summarised (') and "mean " in line
+    assert "RuntimeWarning" not in r.stderr
+    row = next(x for x in r.stdout.splitlines() if x.split()[:1] == ["mu"])
+    assert len(row) < 100 and "e+" in row  # the table keeps its columns
+
+
+def test_nan_quantities_and_models_without_parameters(tmp_path):
+    env = {"PPLANG_CACHE_DIR": str(tmp_path / "cache")}
+    nan = write(tmp_path, "nan", "mu ~ Normal(0, 1)\nd = log(-1 - mu * mu)\nc = 2\n", {})
+    r = pplang("run", nan, "--chains", 2, "--warmup", 100, "--samples", 100, "--format", "concise", env=env)
+    assert r.returncode == 0, r.stderr
+    assert f'{nan}:2:1: warning: "d" is NaN in every draw  [nan-draws]' in r.stderr
+    assert "non-finite-summary" not in r.stderr  # the constant c has no R-hat, and needs none
+    data_only = write(tmp_path, "data_only", "data y: real\ny ~ Normal(0, 1)\n", {"y": 1})
+    r = pplang("run", data_only, "--chains", 2, "--warmup", 100, "--samples", 100, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("Note: the model has no parameters (every quantity is data): there are no draws "
+                                "to summarise")
+    assert "Warning" not in r.stderr
