@@ -179,6 +179,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "integer power too large to compute (`N ^ N ^ N`), is refused at its size expression or "
         "declaration. Check the data's sizes and the size expression.",
     ),
+    "cache": (
+        "the compilation cache cannot be used, or was repaired",
+        "pplang keeps compiled samplers in JAX's persistent compilation cache ($PPLANG_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/pplang/jax, else ~/.cache/pplang/jax). It holds native code that is loaded and "
+        "run, so a path that is a file, a directory owned by another user or one that others can write "
+        "to is not used: the run goes on uncached. Entries JAX cannot read are removed after the run "
+        "that met them, so the next run stores them afresh. The cache is capped at "
+        "$PPLANG_CACHE_MAX_SIZE (default 1G; least recently used entries go first). `pplang cache info` "
+        "shows it and `pplang cache clear` empties it; `--no-cache` runs without it.",
+    ),
     "runtime-error": (
         "evaluating the model failed",
         "An error occurred while running the compiled model; the message names the statement.",

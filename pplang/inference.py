@@ -357,7 +357,9 @@ def _run(model: Model, method: str, settings, data, data_file, cache, body: Call
         draws, diagnostics, log_p, log_q = model._run_located(lambda: body(kwargs, density, key))
     timing = {"fit_s": time.perf_counter() - t0, "jit_s": clock.compile_s}
     result = Approximation(method, draws, model, kwargs, data_file, settings, diagnostics, timing, log_p, log_q)
-    result.warnings = honesty.approximation_warnings(result, f"pplang run {model.path}")
+    from .jitcache import cache_warnings
+
+    result.warnings = cache_warnings() + honesty.approximation_warnings(result, f"pplang run {model.path}")
     return result
 
 

@@ -490,8 +490,7 @@ class Model:
         from .inits import check_init, read_init
         from .jitcache import JitClock, enable_persistent_cache
 
-        if cache:
-            enable_persistent_cache()
+        cache = cache and enable_persistent_cache() is not None  # an unsafe directory: uncached, with a warning
         timing["import_s"] = time.perf_counter() - t0
         with precision(float64):
             kwargs = self.prepare_data(data, data_file)
@@ -518,6 +517,9 @@ class Model:
                 model._run_located(lambda: _start(model, mcmc, kwargs, init_values, seed))
                 jax.block_until_ready(mcmc.get_samples())
         run_s = time.perf_counter() - t1
+        from .jitcache import cache_warnings
+
+        model.data_warnings = [*model.data_warnings, *cache_warnings()]
         timing["jit_s"] = clock.compile_s
         timing["sample_s"] = run_s - clock.compile_s
         timing["cache_hits"], timing["cache_misses"] = clock.cache_hits, clock.cache_misses

@@ -56,6 +56,7 @@ COVERED_ELSEWHERE = {
     "size-too-large": "test_numeric_faults.test_sizes_above_the_array_limit_are_refused_before_allocating",
     "non-finite-summary": "test_numeric_faults.test_an_improper_posterior_is_flagged_as_not_converged",
     "nan-draws": "test_numeric_faults.test_nan_quantities_and_models_without_parameters",
+    "cache": "test_cache.test_an_unsafe_cache_path_is_not_used",
 }
 
 
