@@ -145,8 +145,8 @@ def summarize(x: np.ndarray) -> dict[str, np.ndarray]:
     shape = x.shape[2:]
     cols = x.reshape(x.shape[:2] + (-1,))
     flat = cols.reshape(-1, cols.shape[2])
-    quantiles = np.quantile(flat, QUANTILES, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf draws: NaN statistics, flagged later
+        quantiles = np.quantile(flat, QUANTILES, axis=0)
         out = {"mean": flat.mean(axis=0, dtype=float), "sd": flat.std(axis=0, ddof=1, dtype=float),
                "median": np.median(flat, axis=0),
                "q5": quantiles[0], "q95": quantiles[1], **_diagnostics(cols, quantiles)}

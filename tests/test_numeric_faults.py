@@ -120,3 +120,29 @@ def test_nan_quantities_and_models_without_parameters(tmp_path):
     assert r.stdout.strip() == ("Note: the model has no parameters (every quantity is data): there are no draws "
                                 "to summarise")
     assert "Warning" not in r.stderr
+
+
+def test_non_finite_statistics_are_a_warning_not_a_silence():
+    """Draws whose mean and sd are not finite (overflowed to inf in two chains) get a warning at the
+    statement; the other warnings, which compare numbers, used to skip them silently."""
+    import numpy as np
+
+    import pplang
+    from conftest import EXAMPLES
+    from pplang.advice import sampling_diagnostics
+    from test_advice import _Draws, _healthy
+
+    model = pplang.load(EXAMPLES / "eight_schools_centered.ppl")
+    samples, extra = _healthy(np.random.default_rng(0))
+    samples["tau"][:2] = np.inf
+    got = [d for d in sampling_diagnostics(model, _Draws(model, samples, extra)) if d.code == "non-finite-summary"]
+    assert len(got) == 1 and got[0].span.line == 7 and got[0].severity == "warning"
+    assert got[0].message.startswith('the draws of "tau" cannot be summarised (mean inf, sd NaN)')
+
+
+def test_a_tower_of_integer_powers_in_the_model_does_not_hang():
+    """`w = M ^ M ^ M` over int data was Python's exact `**` in the generated code: it never finished."""
+    import pplang
+
+    model = pplang.compile("data M: int\nmu ~ Normal(0, 1)\nw = M ^ M ^ M\n", "tower.ppl")
+    assert "jnp.power(M, jnp.power(M, M))" in model.python_source
