@@ -316,9 +316,15 @@ class Model:
 
     def _check_replicable(self) -> None:
         """Replicated data cannot be drawn when an observed quantity is also read on a right side
-        (``sigma[t] = ... y[t - 1]``): the model would need its observed values there."""
+        (``sigma[t] = ... y[t - 1]``): the model would need its observed values there; nor from a
+        model without parameters (there are no posterior draws to replicate from)."""
         from .checks import names_in
 
+        if not self.spec.of_role(Role.LATENT) and not self.spec.missing:
+            raise PplangError([Diagnostic(
+                "unsupported", "cannot draw replicated data: the model has no parameters, so there are no "
+                "posterior draws", help="`pplang prior` draws the observed quantities of a model without parameters")],
+                source=self.source, file=self.path)
         observed = set(self.observed)
 
         def rhs(stmt):

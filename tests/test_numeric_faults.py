@@ -120,6 +120,9 @@ def test_nan_quantities_and_models_without_parameters(tmp_path):
     assert r.stdout.strip() == ("Note: the model has no parameters (every quantity is data): there are no draws "
                                 "to summarise")
     assert "Warning" not in r.stderr
+    r = pplang("run", data_only, "--chains", 2, "--warmup", 100, "--samples", 100, "--predict", env=env)
+    assert r.returncode == 1 and "internal error" not in r.stderr, r.stderr  # was a ValueError from Predictive
+    assert "error[unsupported]: cannot draw replicated data: the model has no parameters" in r.stderr
 
 
 def test_non_finite_statistics_are_a_warning_not_a_silence():
