@@ -149,3 +149,17 @@ def test_a_tower_of_integer_powers_in_the_model_does_not_hang():
 
     model = pplang.compile("data M: int\nmu ~ Normal(0, 1)\nw = M ^ M ^ M\n", "tower.ppl")
     assert "jnp.power(M, jnp.power(M, M))" in model.python_source
+
+
+def test_the_approximate_methods_say_the_same():
+    import pplang
+    from pplang.diagnostics import PplangError
+
+    model = pplang.compile(FAILED_STARTS["log-of-negative"][0], "neg.ppl")
+    with pytest.raises(PplangError) as err:
+        model.optimize({})  # was an internal error: NumPyro's RuntimeError inside the located run
+    assert [(d.code, d.span.line) for d in err.value.diagnostics] == [("initial-point", 3)]
+    big = pplang.compile("data y: real\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1)\n", "big.ppl")
+    with pytest.raises(PplangError) as err:
+        big.laplace({"y": 1e39}, float64=False)
+    assert [d.code for d in err.value.diagnostics] == ["data-precision"]
