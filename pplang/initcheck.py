@@ -102,8 +102,50 @@ def explain_failed_start(model, kwargs: dict, init_values: dict | None, seed: in
             "(a scale of 0 or one too small for the precision, a log of a negative number, a value outside the "
             "support); give starting values with --init, or run with --float64 if a number is too large or too "
             "small for 32-bit floats")], source=model.source, file=model.path)
+    steep = _non_finite_gradient(model, kwargs, trace, seed)
+    if steep is not None:
+        site, wrt = steep
+        stmt = _statement(model, site)
+        return PplangError([Diagnostic(
+            "initial-point", f"the gradient of this statement's log density is not finite at the initial point "
+            f"(with respect to {wrt})", getattr(stmt, "span", ir.NO_SPAN),
+            "NUTS follows the gradient: a function whose slope is infinite where it is evaluated (sqrt or a "
+            "fractional power at 0, abs at a kink) stops it. Rewrite the expression, or give starting values "
+            "with --init")], source=model.source, file=model.path)
     return PplangError([Diagnostic(
         "initial-point", "NUTS found no initial point where the log density and its gradient are finite",
         help="every statement's log density is finite at the point pplang checked, so its gradient is not (a "
         "sqrt or a power at 0, say), or the density is finite only in a small region: give starting values with "
         "--init, or run with --float64")], source=model.source, file=model.path)
+
+
+def _non_finite_gradient(model, kwargs: dict, trace: dict, seed: int) -> tuple[str, str] | None:
+    """(site, latent value) of the first statement whose log density has a non-finite gradient with
+    respect to a latent value, at the traced initial point; None when every gradient is finite."""
+    import jax
+    import jax.numpy as jnp
+    from numpyro import handlers
+
+    latent = {k: s["value"] for k, s in trace.items()
+              if s["type"] == "sample" and not s.get("is_observed") and k != "_pp_max_plate_nesting"}
+    if not latent:
+        return None
+
+    def site_lp(values, name):
+        model_fn = handlers.substitute(handlers.seed(model.numpyro_model, jax.random.PRNGKey(seed)), data=values)
+        site = handlers.trace(model_fn).get_trace(**kwargs)[name]
+        return jnp.sum(site["fn"].log_prob(site["value"]))
+
+    for name, site in trace.items():
+        if site["type"] != "sample" or name == "_pp_max_plate_nesting":
+            continue
+        try:
+            grads = jax.grad(site_lp)(latent, name)
+        except Exception:  # noqa: BLE001 - a site that cannot be differentiated is not the one to blame
+            continue
+        for wrt, g in grads.items():
+            if not np.all(np.isfinite(np.asarray(g))):
+                value = np.asarray(latent[wrt])
+                shown = _number(value) if value.size == 1 else np.array2string(value, precision=4, threshold=6)
+                return name, f"{model.auxiliary_sites.get(wrt, wrt)} = {shown}"
+    return None

@@ -32,6 +32,9 @@ FAILED_STARTS = {
     "log-of-negative": ("param mu: real\nmu ~ Normal(0, 1)\ntarget += log(-1)\n", {}, 3,
                         "the value added to target is nan"),
     "tiny-scale": ("data y: real\nmu ~ Normal(0, 1)\ny ~ Normal(mu, 1e-30)\n", {"y": 1}, 3, "scale=1e-30"),
+    "infinite-slope": ("mu ~ Normal(0, 1)\ntarget += sqrt(mu - mu)\n", {}, 2,
+                       "the gradient of this statement's log density is not finite at the initial point (with "
+                       "respect to mu = "),
 }
 
 
@@ -41,7 +44,7 @@ def test_a_sampler_that_cannot_start_names_the_statement(tmp_path, case):
     path = write(tmp_path, case, source, data)
     r = pplang("run", path, *SHORT, "--format", "concise", env={"PPLANG_CACHE_DIR": str(tmp_path / "cache")})
     assert r.returncode == 1, r.stderr
-    assert f"{path}:{line}:1: error: the log density of this statement is not finite" in r.stderr
+    assert f"{path}:{line}:1: error: the " in r.stderr and "is not finite at the initial point" in r.stderr
     assert detail in r.stderr and "[initial-point]" in r.stderr
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr
 
