@@ -278,12 +278,13 @@ class JitClock:
 
     def __exit__(self, *exc) -> None:
         self._catch.__exit__(*exc)
-        failed = set()
+        failed, shown = set(), set()
         for w in self._caught:  # JAX warns once per unreadable entry, every run: collect, repair, say so once
             m = _UNREADABLE.search(str(w.message))
             if m:
                 failed.add(m.group(1))
-            else:
+            elif (where := (str(w.message), w.category, w.filename, w.lineno)) not in shown:  # the others, once each
+                shown.add(where)
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
         if failed:
             import jax
