@@ -94,6 +94,7 @@ def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
                 help = (f"`auto` chose {chosen[name]} for it from a short fit; write it non-centred:  "
                         f"{rewritten.strip()}, or raise the target acceptance")
             out.append(Diagnostic("funnel-reparam", msg, stmt.span, help, severity="warning"))
+    out += non_finite_diagnostics(model, posterior)
     chains = posterior.num_chains
     bad_rhat, low_bulk, low_tail = [], [], []
     if chains > 1:
@@ -109,8 +110,9 @@ def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
                 low_tail.append(label)
     if bad_rhat:
         worst = max(bad_rhat, key=lambda t: t[1])
+        value = f"{worst[1]:.3f}" if worst[1] < 1e3 else f"{worst[1]:.3g}"
         out.append(Diagnostic("high-rhat", f"R-hat above {RHAT_MAX} for {len(bad_rhat)} quantities (worst: "
-                              f"{worst[0]} {worst[1]:.3f}): the chains disagree, so they have not converged",
+                              f"{worst[0]} {value}): the chains disagree, so they have not converged",
                               severity="warning", help="run longer, or reparameterise"))
     for label, names in (("bulk", low_bulk), ("tail", low_tail)):
         if names:
@@ -141,4 +143,67 @@ def sampling_diagnostics(model, posterior) -> list[Diagnostic]:
                 out.append(Diagnostic("low-ebfmi", f"low E-BFMI ({', '.join(low)}; below {EBFMI_MIN}): the momentum "
                                       "resampling explores the energy poorly, often a heavy-tailed or funnel "
                                       "posterior", severity="warning", help="reparameterise"))
+    return out
+
+
+def _span_of(model, name: str) -> ir.Span:
+    """Where ``name`` is given its value: its sampling statement or definition, else its declaration."""
+    for item in (*model.spec.items, *model.spec.generated):
+        if getattr(item, "name", None) == name:
+            return item.span
+        if name in getattr(item, "defined", ()):
+            return next(b.span for b in item.body if b.name == name)
+    symbol = model.spec.symbols.get(name)
+    return symbol.span if symbol is not None else ir.NO_SPAN
+
+
+def _number(x: float) -> str:
+    return "NaN" if np.isnan(x) else f"{x:.3g}"
+
+
+def non_finite_diagnostics(model, posterior) -> list[Diagnostic]:
+    """Warnings for quantities whose draws hold NaN (``nan-draws``, at the statement that computes
+    them) and for quantities whose summary is not finite (``non-finite-summary``: a mean, sd, R-hat
+    or ESS that is infinite or NaN, as when the draws of an improper posterior run off to 1e27);
+    the other warnings skip both, since they compare numbers."""
+    out: list[Diagnostic] = []
+    grouped = posterior.grouped_samples
+    names = [n for n in posterior.reported if n in grouped]
+    if getattr(posterior, "model", None) is not None:  # generated quantities are computed from the fit
+        generated = posterior.generated(grouped=True)
+        grouped = {**grouped, **generated}
+        names += [n for n in model.generated_names if n in generated]
+    stats = posterior.statistics()
+    flat = {f.name for f in model.spec.items if type(f).__name__ == "FlatParam"} if model is not None else set()
+    for name in names:
+        draws = np.asarray(grouped[name], dtype=float)
+        per_draw = np.isnan(draws).reshape(draws.shape[:2] + (-1,)).any(axis=2)
+        span = _span_of(model, name) if model is not None else ir.NO_SPAN
+        if per_draw.any():
+            k, total = int(per_draw.sum()), per_draw.size
+            out.append(Diagnostic(
+                "nan-draws", f'"{name}" is NaN in {"every draw" if k == total else f"{k} of {total} draws"}', span,
+                "its value is computed outside the domain of a function (the log or sqrt of a negative number, "
+                "0 / 0, inf - inf): check this statement's expression", severity="warning"))
+            continue
+        rows = [row for label, row in stats.items() if label.split("[", 1)[0] == name]
+        keys = ("mean", "sd", "ess_bulk", "ess_tail") + (("r_hat",) if posterior.num_chains > 1 else ())
+        # a constant quantity (a function of data alone) has no R-hat or ESS, and needs none
+        rows = [row for row in rows if row["sd"] is None or row["sd"] > 0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, sd = np.mean(draws, dtype=float), np.std(draws, dtype=float, ddof=1)
+        # draws at 1e15 and beyond whose chains disagree are running off, even where the numbers are finite
+        runaway = not sd < 1e15 and any(row["r_hat"] is None or row["r_hat"] > RHAT_MAX for row in rows)
+        if not runaway and not any(row[key] is None for row in rows for key in keys):
+            continue
+        shown = [f"{k} {_number(v)}" for k, v in (("mean", mean), ("sd", sd)) if not np.isfinite(v) or abs(v) > 1e15]
+        shown += [f"{label} NaN" for key, label in (("r_hat", "R-hat"), ("ess_bulk", "bulk ESS"))
+                  if key in keys and any(row[key] is None for row in rows)]
+        fix = (f'"{name}" has no prior, and the posterior without one is improper: add a prior, e.g. '
+               f"`{name} ~ Normal(0, 10)`" if name in flat else
+               "the posterior may be improper (a parameter with no prior that the data do not pin down) or its "
+               "values overflow: give every parameter a proper prior, rescale the data, or run with --float64")
+        out.append(Diagnostic(
+            "non-finite-summary", f'the draws of "{name}" cannot be summarised ({", ".join(shown)}): the chains '
+            "run off toward infinity and have not converged", span, fix, severity="warning"))
     return out

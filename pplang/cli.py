@@ -104,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
 
     exp = sub.add_parser("explain", help="explain a diagnostic code")
     exp.add_argument("code")
+    cache = sub.add_parser("cache", help="show (info) or empty (clear) the compilation cache")
+    cache.add_argument("action", choices=["info", "clear"])
     for command in (p, *sub.choices.values()):  # before or after the command: pplang --debug run ...
         _strict(command)  # a bad flag is error[bad-setting], exit 1 (argparse's own is exit 2)
         command.add_argument("--debug", action="store_true", default=False if command is p else argparse.SUPPRESS,
@@ -150,6 +152,22 @@ def _print_warnings(warnings: list[Diagnostic], source: str | None, file: str | 
         print(render(w, source, file, concise), file=sys.stderr)
         if not concise:
             print(file=sys.stderr)
+
+
+def cmd_cache(args) -> int:
+    """``pplang cache info``: the cache's path, entries, size and cap; ``pplang cache clear`` empties it."""
+    from .jitcache import cache_dir, cache_info, clear_cache
+
+    if args.action == "clear":
+        print(f"removed {clear_cache()} cache entries from {cache_dir()}")
+        return 0
+    info = cache_info()
+    mib = lambda n: f"{n / (1 << 20):.1f} MiB"  # noqa: E731
+    print(f"path:     {info['path']}\nentries:  {info['entries']} compiled programs, {info['programs']} traced "
+          f"samplers, {info['auto_choices']} "
+          f"`auto` choices\nsize:     {mib(info['size'])}\nmax size: {mib(info['max_size'])} "
+          "(PPLANG_CACHE_MAX_SIZE)" + (f"\nnot used: {info['problem']}" if info["problem"] else ""))
+    return 0
 
 
 def cmd_check(args) -> int:
@@ -313,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(explain(args.code))
         return 0
-    handler = {"run": cmd_run, "prior": cmd_prior, "check": cmd_check, "compile": cmd_compile,
+    handler = {"run": cmd_run, "prior": cmd_prior, "check": cmd_check, "compile": cmd_compile, "cache": cmd_cache,
                "predict": lambda a: cli_workflow.cmd_predict(a, _print_warnings),
                "plot": cli_workflow.cmd_plot, "graph": cli_workflow.cmd_graph,
                "sbc": lambda a: sbc.cmd_sbc(a, _data_path),

@@ -57,7 +57,7 @@ def _rhat(x: np.ndarray) -> np.ndarray:
     n = x.shape[1]
     between = n * np.var(x.mean(axis=1), axis=0, ddof=1)
     within = np.mean(np.var(x, axis=1, ddof=1), axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.sqrt((between / within + n - 1) / n)
 
 
@@ -105,7 +105,7 @@ def _ess(x: np.ndarray) -> np.ndarray:
     """Effective sample size of (chains, draws, m) draws, per column (no splitting here)."""
     out = np.empty(x.shape[2])
     constant = np.ptp(x, axis=(0, 1)) < np.finfo(float).resolution
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         acov = _autocov(x[:, :, ~constant]) if (~constant).any() else None
         means = x.mean(axis=1)
         for j, k in enumerate(np.flatnonzero(~constant)):
@@ -122,7 +122,7 @@ def _diagnostics(x: np.ndarray, quantiles: np.ndarray) -> dict[str, np.ndarray]:
         return {k: np.full(m, np.nan) for k in ("r_hat", "ess_bulk", "ess_tail")}
     ok = ~np.isnan(x).any(axis=(0, 1))
     split = split_chains(x)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         z = z_scale(split)
         folded = np.abs(split - np.median(split.reshape(-1, m), axis=0))
         rhat = np.fmax(_rhat(z), _rhat(z_scale(folded))) if x.shape[0] > 1 else np.full(m, np.nan)
@@ -145,8 +145,8 @@ def summarize(x: np.ndarray) -> dict[str, np.ndarray]:
     shape = x.shape[2:]
     cols = x.reshape(x.shape[:2] + (-1,))
     flat = cols.reshape(-1, cols.shape[2])
-    quantiles = np.quantile(flat, QUANTILES, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf draws: NaN statistics, flagged later
+        quantiles = np.quantile(flat, QUANTILES, axis=0)
         out = {"mean": flat.mean(axis=0, dtype=float), "sd": flat.std(axis=0, ddof=1, dtype=float),
                "median": np.median(flat, axis=0),
                "q5": quantiles[0], "q95": quantiles[1], **_diagnostics(cols, quantiles)}

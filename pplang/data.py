@@ -137,7 +137,7 @@ def const_eval(e: ir.Expr, values: dict[str, Any]):
         case ir.BinOp(op=op, left=a, right=b):
             x, y = const_eval(a, values), const_eval(b, values)
             ops = {"+": lambda: x + y, "-": lambda: x - y, "*": lambda: x * y, "/": lambda: x / y,
-                   "^": lambda: x ** y}
+                   "^": lambda: _power(x, y, e)}
             if op in ops:
                 return ops[op]()
         case ir.Index(base=base, indices=idx):
@@ -230,6 +230,29 @@ def _short(v: int) -> str:
     text = str(v) if abs(v) < 10**40 else f"{str(v)[:12]}... ({len(str(abs(v)))} digits)"
     return text
 
+MAX_ELEMENTS = 2 ** 31 - 1  # the most elements of one array (or index set): JAX indexes with int32
+
+
+def _power(x, y, e: ir.Expr):
+    """``x ** y`` for a size or bound; an integer power beyond 2^63 is refused at ``e`` (Python would
+    compute 10 ^ 10 ^ 10 exactly, with ten billion digits, and never finish)."""
+    whole = isinstance(x, (int, np.integer)) and isinstance(y, (int, np.integer))
+    if whole and y > 0 and abs(x) > 1 and y * math.log2(abs(x)) > 63:
+        raise PplangError([Diagnostic("size-too-large", f"this size is {x} ^ {y}, a number with about "
+                                      f"{int(y * math.log10(abs(x))) + 1} digits", e.span,
+                                      f"an array has at most {MAX_ELEMENTS:,} elements")])
+    try:
+        return x ** y
+    except OverflowError:
+        return math.inf
+
+
+def too_large(size: int, span: ir.Span, what: str) -> Diagnostic:
+    """``size-too-large`` at ``span``: ``what`` has ``size`` elements, more than :data:`MAX_ELEMENTS`."""
+    return Diagnostic("size-too-large", f"{what} has {size:,} elements with this data, more than the "
+                      f"{MAX_ELEMENTS:,} an array can hold", span,
+                      "check the data's sizes, or the size expression")
+
 
 def _fmt_index(idx: tuple[int, ...]) -> str:
     return "[" + ",".join(str(i + 1) for i in idx) + "]"
@@ -279,8 +302,15 @@ def prepare_data(spec: Spec, raw: dict, data_file: str | None = None,
             continue
         try:
             shape = tuple(int(const_eval(d, values)) for d in sym.type.shape)
-        except (KeyError, PplangError, TypeError, ValueError):
+        except PplangError as exc:
+            errors += [d for d in exc.diagnostics if d.code == "size-too-large"] or [Diagnostic(
+                "data-shape", f'cannot work out the declared size of "{name}"', decl.span)]
+            continue
+        except (KeyError, TypeError, ValueError, OverflowError):
             fail("data-shape", f'cannot work out the declared size of "{name}"', decl)
+            continue
+        if math.prod(shape) > MAX_ELEMENTS:
+            errors.append(too_large(math.prod(shape), decl.span, f'"{name}"'))
             continue
         if arr.shape != shape and not (arr.shape == () and shape == (1,)):
             want = "a single number" if not shape else f"shape ({', '.join(map(str, shape))})"
@@ -332,9 +362,10 @@ def prepare_data(spec: Spec, raw: dict, data_file: str | None = None,
                 errors.append(Diagnostic("shape-mismatch", f"sizes differ with this data: {a} vs {b} ({chk.what})",
                                          chk.span))
     if not errors:
-        from .datacheck import check_index_uses, check_plate_sizes
+        from .datacheck import check_declared_sizes, check_index_uses, check_plate_sizes
 
-        errors += check_plate_sizes(spec, lambda e: const_eval(e, values))
+        errors += check_declared_sizes(spec, lambda e: const_eval(e, values))
+        errors += check_plate_sizes(spec, lambda e: const_eval(e, values)) if not errors else []
         bad_index, unread = check_index_uses(spec, values, lambda e: const_eval(e, values)) if not errors else ([], [])
         errors += bad_index
         warnings += unread

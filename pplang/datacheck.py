@@ -141,6 +141,34 @@ def _unread_elements(spec: Spec, used, size_of) -> list[Diagnostic]:
     return warnings
 
 
+def check_declared_sizes(spec: Spec, size_of) -> list[Diagnostic]:
+    """Every declared quantity's size and every index set's, evaluated over the data before anything
+    is allocated: one above :data:`pplang.data.MAX_ELEMENTS` elements (or an integer power too
+    large to compute) is a ``size-too-large`` error at its declaration or statement."""
+    from .data import MAX_ELEMENTS, too_large
+    from .diagnostics import PplangError
+
+    errors: list[Diagnostic] = []
+    shapes = [(s.span, f'"{s.name}"', s.type.shape) for s in spec.symbols.values() if s.role is not Role.DATA]
+    seen = {d for _, _, shape in shapes for d in shape}  # an index set over a declared size: reported once
+    for item in [*spec.derived, *spec.items, *spec.generated]:
+        plates = getattr(item, "plates", ()) if not isinstance(item, Loop) else tuple(
+            p for b in item.body for p in b.plates)
+        shapes += [(item.span, f"the index set of {p.index}", (p.size,)) for p in plates if p.size not in seen]
+        seen.update(p.size for p in plates)
+    for span, what, shape in shapes:
+        try:
+            n = int(np.prod([int(size_of(d)) for d in shape], dtype=object)) if shape else 1
+        except PplangError as exc:
+            errors += [d for d in exc.diagnostics if d.code == "size-too-large" and d not in errors]
+            continue
+        except (KeyError, TypeError, ValueError, OverflowError):
+            continue
+        if n > MAX_ELEMENTS:
+            errors.append(too_large(n, span, what))
+    return errors
+
+
 def check_plate_sizes(spec: Spec, size_of) -> list[Diagnostic]:
     """Every plate needs at least one element (NumPyro's plates cannot be empty): a size that is 0
     with this data is reported at the first statement that uses it."""
@@ -162,3 +190,38 @@ def check_plate_sizes(spec: Spec, size_of) -> list[Diagnostic]:
                     "statement for this data set, or give the size a lower bound (`int<lower=1>`)"))
     return errors
 
+
+
+def check_float32_range(spec: Spec, values: dict[str, Any]) -> list[Diagnostic]:
+    """Errors for data that a 32-bit run cannot hold: a real finite in float64 but beyond float32's
+    range (it would become infinite), a nonzero real so small it would become 0, an int outside
+    int32. Each is located at the data's declaration and suggests ``--float64``."""
+    out = []
+    f32 = np.finfo(np.float32)
+    for sym in spec.of_role(Role.DATA, Role.DERIVED):
+        if sym.name not in values or values[sym.name] is None:
+            continue
+        arr = np.asarray(values[sym.name])
+        if arr.dtype.kind == "f":
+            with np.errstate(over="ignore", under="ignore"):
+                narrow = arr.astype(np.float32)
+            bad = (np.isfinite(arr) & ~np.isfinite(narrow)) | ((arr != 0) & (narrow == 0))
+            what = "is too {} for 32-bit floats (it would become {})"
+        elif arr.dtype.kind in "iu":
+            bad = (arr > np.iinfo(np.int32).max) | (arr < np.iinfo(np.int32).min)
+            what = "is outside the range of 32-bit integers"
+        else:
+            continue
+        if not np.any(bad):
+            continue
+        idx = tuple(np.argwhere(bad)[0]) if arr.ndim else ()
+        x = arr[idx]
+        if arr.dtype.kind == "f":
+            small = abs(float(x)) < 1
+            what = what.format("small" if small else "large", "0" if small else "infinite")
+        elem = sym.name + ("[" + ",".join(str(i + 1) for i in idx) + "]" if idx else "")
+        out.append(Diagnostic(
+            "data-precision", f'"{elem}" = {x:g} {what}; the run computes in 32-bit precision', sym.span,
+            f"run in 64-bit precision (`pplang run --float64`, Model.sample(..., float64=True)), whose range is "
+            f"about 1e-308 to 1e308; 32-bit floats hold about {float(f32.smallest_subnormal):.1e} to {float(f32.max):.1e}"))
+    return out

@@ -158,6 +158,40 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "a construct is valid syntax but not supported yet",
         "The message names the construct. Please report the model that needs it.",
     ),
+    "initial-point": (
+        "the sampler cannot start: the log density is not finite at the initial point",
+        "NUTS starts from random values of the parameters (uniform in (-2, 2) on the unconstrained "
+        "scale) or from `--init`, and needs a finite log density and gradient there. The message names "
+        "the first statement whose log density is not finite at such a point, with the values involved: "
+        "typically a scale of 0 or one so small that its square overflows (1e-30 in 32-bit floats), "
+        "`target += log(x)` of a negative x, or data outside the distribution's support. Fix the "
+        "statement or the data, give starting values with `--init`, or compute in 64-bit floats "
+        "(`--float64`) when a number is at the edge of 32-bit range.",
+    ),
+    "data-precision": (
+        "a data value cannot be represented in 32-bit precision",
+        "`pplang run` computes in 32-bit floats unless `--float64` is given. Their range is about "
+        "1.4e-45 to 3.4e38: a real data value beyond it becomes infinite, a nonzero one below it becomes "
+        "0 (a scale of 0, a log of 0), and an int beyond 2^31 wraps around. The value is refused before "
+        "sampling; run with `--float64` (`Model.sample(..., float64=True)`) or rescale the data.",
+    ),
+    "size-too-large": (
+        "a size is too large to allocate",
+        "Sizes are computed from the data before anything runs. One array (a data item, a parameter, "
+        "an index set) holds at most 2^31 - 1 elements, the most JAX can index; a larger size, or an "
+        "integer power too large to compute (`N ^ N ^ N`), is refused at its size expression or "
+        "declaration. Check the data's sizes and the size expression.",
+    ),
+    "cache": (
+        "the compilation cache cannot be used, or was repaired",
+        "pplang keeps compiled samplers in JAX's persistent compilation cache ($PPLANG_CACHE_DIR, else "
+        "$XDG_CACHE_HOME/pplang/jax, else ~/.cache/pplang/jax). It holds native code that is loaded and "
+        "run, so a path that is a file, a directory owned by another user or one that others can write "
+        "to is not used: the run goes on uncached. Entries JAX cannot read are removed after the run "
+        "that met them, so the next run stores them afresh. The cache is capped at "
+        "$PPLANG_CACHE_MAX_SIZE (default 1G; least recently used entries go first). `pplang cache info` "
+        "shows it and `pplang cache clear` empties it; `--no-cache` runs without it.",
+    ),
     "runtime-error": (
         "evaluating the model failed",
         "An error occurred while running the compiled model; the message names the statement.",
@@ -179,6 +213,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "high-rhat": (
         "R-hat above 1.01: the chains have not converged to the same distribution",
         "Rank-normalised split R-hat compares chains; values above 1.01 mean the chains disagree.",
+    ),
+    "non-finite-summary": (
+        "a quantity's draws are too large or undefined to summarise: the chains have not converged",
+        "The mean, sd, R-hat or effective sample size of the quantity is infinite or NaN: its draws run "
+        "off toward infinity (1e27 and beyond) instead of settling on a distribution. The usual cause is "
+        "an improper posterior: a parameter with no prior (flat over its support) that the data do not "
+        "pin down, so no distribution exists to sample. Give it a proper prior; otherwise rescale the "
+        "data or run with `--float64` if its values overflow 32-bit floats.",
+    ),
+    "nan-draws": (
+        "a quantity is NaN in some or all draws",
+        "A deterministic or generated quantity evaluated to NaN: its expression applies a function "
+        "outside its domain (the log or sqrt of a negative number, 0 / 0, inf - inf) at the sampled "
+        "values. The warning names the statement that computes it; its summary shows `-`.",
     ),
     "low-ess": (
         "few effective draws for some quantities",

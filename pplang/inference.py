@@ -341,8 +341,27 @@ def _start(model: Model, data, data_file, settings, cache: bool):
     if cache:
         enable_persistent_cache()
     kwargs = model.prepare_data(data, data_file)
+    if not settings.float64:  # data that 32-bit floats cannot hold (as Model.sample checks)
+        from .datacheck import check_float32_range
+
+        errors = check_float32_range(model.spec, kwargs)
+        if errors:
+            raise PplangError(errors, source=model.source, file=model.path)
     key = jax.random.PRNGKey(settings.seed)
     return kwargs, Density(model, kwargs, jax.random.fold_in(key, 0)), key
+
+
+def _located_start(model: Model, kwargs: dict, seed: int, fn: Callable):
+    """``fn()``; NumPyro's failure to find a finite initial point becomes a located ``initial-point``
+    error (:mod:`pplang.initcheck`), as for NUTS."""
+    from .initcheck import explain_failed_start, is_failed_start
+
+    try:
+        return fn()
+    except RuntimeError as exc:
+        if not is_failed_start(exc):
+            raise
+        raise explain_failed_start(model, kwargs, None, seed) from None
 
 
 def _run(model: Model, method: str, settings, data, data_file, cache, body: Callable) -> Approximation:
@@ -355,10 +374,13 @@ def _run(model: Model, method: str, settings, data, data_file, cache, body: Call
     t0 = time.perf_counter()
     with precision(settings.float64), JitClock() as clock:
         kwargs, density, key = _start(model, data, data_file, settings, cache)
-        draws, diagnostics, log_p, log_q = model._run_located(lambda: body(kwargs, density, key))
+        draws, diagnostics, log_p, log_q = model._run_located(lambda: _located_start(
+            model, kwargs, settings.seed, lambda: body(kwargs, density, key)))
     timing = {"fit_s": time.perf_counter() - t0, "jit_s": clock.compile_s}
     result = Approximation(method, draws, model, kwargs, data_file, settings, diagnostics, timing, log_p, log_q)
-    result.warnings = honesty.approximation_warnings(result, f"pplang run {model.path}")
+    from .jitcache import cache_warnings
+
+    result.warnings = cache_warnings() + honesty.approximation_warnings(result, f"pplang run {model.path}")
     return result
 
 

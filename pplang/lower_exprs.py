@@ -134,6 +134,10 @@ class ExprLowering:
                 return self.call(te)
             case ir.BinOp(op="@"):
                 return self.matmul(te)
+            case ir.BinOp(op="^") if all(t.type.elem == "int" for t in te.args):
+                # not Python's ** on int data: 10 ** 10 ** 10 would be computed exactly, for ever
+                a, b = te.args
+                return f"jnp.power({self.aligned(a, te.type.rank)}, {self.aligned(b, te.type.rank)})"
             case ir.BinOp(op=op):
                 a, b = te.args
                 rank = te.type.rank

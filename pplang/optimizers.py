@@ -84,13 +84,17 @@ class Density:
 
         self.model_fn = model.numpyro_model
         self.kwargs = kwargs
-        try:
-            info = model._run_located(lambda: initialize_model(key, self.model_fn, model_kwargs=kwargs,
-                                                               init_strategy=init_to_uniform))
-        except RuntimeError as exc:
-            raise PplangError([Diagnostic("runtime-error", f"no initial values with a finite log density: {exc}",
-                                          help="check the data against the priors and bounds")],
-                              source=model.source, file=model.path) from None
+        from .initcheck import explain_failed_start, is_failed_start
+
+        def start():
+            try:
+                return initialize_model(key, self.model_fn, model_kwargs=kwargs, init_strategy=init_to_uniform)
+            except RuntimeError as exc:  # no finite initial point: name the statement (pplang.initcheck)
+                if not is_failed_start(exc):
+                    raise
+                raise explain_failed_start(model, kwargs, None, 0) from None
+
+        info = model._run_located(start)
         self.z0 = info.param_info.z
         self.u0, self.unravel = ravel_pytree(self.z0)
         if self.u0.size == 0:

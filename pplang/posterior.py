@@ -208,7 +208,9 @@ class Posterior:
             rows = {k: rows[k] for k in select_rows(vars, rows, self.reported + (
                 self.model.generated_names if self.model is not None else []))}
         notes = []
-        if self.num_chains < 2:
+        if not rows and not self.discrete and not vars:
+            notes.append("the model has no parameters (every quantity is data): there are no draws to summarise")
+        elif self.num_chains < 2:
             notes.append("R-hat cannot be computed from one chain (it compares chains): run 2 or more chains")
         extra = {}
         if self.discrete:
@@ -288,8 +290,14 @@ def format_summary(summary: dict) -> str:
     keys = ["mean", "sd", "median", "q5", "q95", "ess_bulk", "ess_tail", "r_hat"]
     digits = {"ess_bulk": 0, "ess_tail": 0, "r_hat": 3}
     lines = [" " * (width + 2) + "".join(f"{c:>10}" for c in cols)]
+    def cell(x, k):  # a number too long for its column (the draws of an improper posterior) in e-notation
+        text = "-" if x is None else f"{x:.{digits.get(k, 2)}f}"
+        return f"{text:>10}" if len(text) <= 9 else f"{x:>10.3g}"
+
+    if not params and not summary.get("discrete"):  # nothing was sampled: the notes say so
+        return "\n".join(f"Note: {note}" for note in summary.get("notes", []))
     for name, s in params.items():
-        row = "".join(f"{'-':>10}" if s[k] is None else f"{s[k]:>10.{digits.get(k, 2)}f}" for k in keys)
+        row = "".join(cell(s[k], k) for k in keys)
         lines.append(f"{name:>{width + 2}}{row}")
     lines.append("")
     if summary.get("discrete"):

@@ -182,7 +182,7 @@ def _stored(key: tuple, fn: Callable, rng_key, arrays: dict) -> Callable:
     if exported is None:
         exported = export.export(fn)(rng_key, arrays)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
                 tmp.write(exported.serialize())
             os.replace(tmp.name, path)

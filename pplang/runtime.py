@@ -48,6 +48,21 @@ def _flat_prior_site(exc: BaseException) -> str | None:
     return None
 
 
+def _start(model, mcmc, kwargs: dict, init_values: dict | None, seed: int) -> None:
+    """``mcmc.run``; NumPyro's failure to find a finite initial point becomes a located
+    ``initial-point`` error (:mod:`pplang.initcheck`)."""
+    import jax
+
+    from .initcheck import explain_failed_start, is_failed_start
+
+    try:
+        mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS, **kwargs)
+    except RuntimeError as exc:
+        if not is_failed_start(exc):
+            raise
+        raise explain_failed_start(model, kwargs, init_values, seed) from None
+
+
 def _without(spec: Spec, names: set[str]) -> Spec:
     """A view of ``spec`` whose data declarations exclude ``names`` (for prior predictive)."""
     import copy
@@ -306,9 +321,15 @@ class Model:
 
     def _check_replicable(self) -> None:
         """Replicated data cannot be drawn when an observed quantity is also read on a right side
-        (``sigma[t] = ... y[t - 1]``): the model would need its observed values there."""
+        (``sigma[t] = ... y[t - 1]``): the model would need its observed values there; nor from a
+        model without parameters (there are no posterior draws to replicate from)."""
         from .checks import names_in
 
+        if not self.spec.of_role(Role.LATENT) and not self.spec.missing:
+            raise PplangError([Diagnostic(
+                "unsupported", "cannot draw replicated data: the model has no parameters, so there are no "
+                "posterior draws", help="`pplang prior` draws the observed quantities of a model without parameters")],
+                source=self.source, file=self.path)
         observed = set(self.observed)
 
         def rhs(stmt):
@@ -480,11 +501,16 @@ class Model:
         from .inits import check_init, read_init
         from .jitcache import JitClock, enable_persistent_cache
 
-        if cache:
-            enable_persistent_cache()
+        cache = cache and enable_persistent_cache() is not None  # an unsafe directory: uncached, with a warning
         timing["import_s"] = time.perf_counter() - t0
         with precision(float64):
             kwargs = self.prepare_data(data, data_file)
+            if not float64:  # data that 32-bit floats cannot hold: say so before NumPyro rounds it
+                from .datacheck import check_float32_range
+
+                errors = check_float32_range(self.spec, kwargs)
+                if errors:
+                    raise PplangError(errors, source=self.source, file=self.path)
             model = self
             if reparam is not None or self.has_auto:  # `auto`: choose (in the run's precision), then sample that
                 model = self.resolve(kwargs, reparam=reparam, cache=cache, prepared=True)
@@ -507,11 +533,13 @@ class Model:
                 if draws is None:  # NumPyro's own loop (progress bar, pmap, init values, or a failed start)
                     mcmc = MCMC(NUTS(model.numpyro_model, **kernel_options), progress_bar=progress_bar,
                                 **mcmc_options)
-                    model._run_located(lambda: mcmc.run(jax.random.PRNGKey(seed), extra_fields=EXTRA_FIELDS,
-                                                        **kwargs))
+                    model._run_located(lambda: _start(model, mcmc, kwargs, init_values, seed))
                     draws = reuse.Draws.of(mcmc)
                 jax.block_until_ready(draws.samples)
         run_s = time.perf_counter() - t1
+        from .jitcache import cache_warnings
+
+        model.data_warnings = [*model.data_warnings, *cache_warnings()]
         timing["jit_s"] = clock.compile_s
         timing["sample_s"] = run_s - clock.compile_s
         timing["cache_hits"], timing["cache_misses"] = clock.cache_hits, clock.cache_misses

@@ -52,6 +52,12 @@ COVERED_ELSEWHERE = {
     "enumeration-size": "test_discrete.test_large_enumerations_are_warned_with_their_size",
     "missing-value": "test_missing.test_covariate_without_a_distribution_is_an_error_that_says_what_to_write",
     "auto-reparam": "test_auto_reparam.test_reparam_auto_with_nothing_to_choose_says_so",
+    "initial-point": "test_numeric_faults.test_a_sampler_that_cannot_start_names_the_statement",
+    "data-precision": "test_numeric_faults.test_data_beyond_float32_range_suggests_float64",
+    "size-too-large": "test_numeric_faults.test_sizes_above_the_array_limit_are_refused_before_allocating",
+    "non-finite-summary": "test_numeric_faults.test_an_improper_posterior_is_flagged_as_not_converged",
+    "nan-draws": "test_numeric_faults.test_nan_quantities_and_models_without_parameters",
+    "cache": "test_cache.test_an_unsafe_cache_path_is_not_used",
 }
 
 
