@@ -23,8 +23,9 @@ runs call the same exported program, so their draws are identical. An entry that
 deleted and the program traced again.
 
 Inside ``jit`` NumPyro cannot raise its "Cannot find valid initial parameters" error. A chain whose
-potential energy is never finite did not start; the run is then repeated with the plain
-``MCMC.run``, which reports the failure as a cold run does.
+potential energy is never finite, or whose every transition diverged, did not really start; the run
+is then repeated with the plain ``MCMC.run``, which reports the failure as a cold run does (or, if
+it starts, gives its own draws).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ class Draws:
     num_samples: int
     thinning: int = 1
     reused: bool = field(default=False)  # True when no tracing or compiling happened for this run
+
+    def __post_init__(self):  # host arrays: later reshapes compile nothing, the device keeps nothing
+        self.samples = {k: np.asarray(v) for k, v in self.samples.items()}
+        self.extra = {k: np.asarray(v) for k, v in self.extra.items()}
 
     @staticmethod
     def _flat(grouped: dict[str, Any]) -> dict[str, Any]:
@@ -138,6 +143,9 @@ def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options
     energy = np.asarray(extra["potential_energy"]) if "potential_energy" in extra else None
     if energy is not None and energy.size and not np.all(np.any(np.isfinite(energy), axis=1)):
         return None  # a chain that never started: the plain run reports why
+    diverging = np.asarray(extra["diverging"]) if "diverging" in extra else None
+    if diverging is not None and diverging.size and np.any(np.all(diverging, axis=1)):
+        return None  # every step of a chain diverged (an infinite gradient at the start): likewise
     record = NUTS(numpyro_model, **kernel_options)  # the kernel's settings, for the record
     return Draws(samples, extra, record, mcmc_options["num_chains"], mcmc_options["num_samples"],
                  mcmc_options.get("thinning", 1), reused=reused)
