@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .lower_numpyro import comment_text
-from .runtime import Model
+from .runtime import EXTRA_FIELDS, Model
 from .settings import CHAIN_METHODS, DEFAULTS
 from .spec import Role
 
@@ -25,6 +25,7 @@ TEMPLATE = '''
 # Appended by `pplang compile -o`: load a JSON data file and run NUTS with `pplang run`'s defaults.
 # The same --seed gives the same draws as `pplang run {model_file} --seed K`.
 import argparse
+import functools
 import json
 
 import numpy as np
@@ -36,6 +37,8 @@ DATA_FIELDS = {data_fields}
 DEFAULT_DATA = {default_data!r}
 # NumPyro's auxiliary sites (theta_decentered for a non-centred theta): sampled, not reported
 AUXILIARY = {{name + "_decentered" for name in reparam_config}}
+# NUTS statistics kept per draw, as pplang keeps them
+EXTRA_FIELDS = {extra_fields!r}
 
 
 def load_data(path):
@@ -107,14 +110,25 @@ def main(argv=None):
             raise SystemExit(f"--init: {{', '.join(unknown)}} not among the latent sites {{', '.join(shapes)}}")
         init = {{k: np.broadcast_to(np.asarray(v, dtype=float), shapes[k]) for k, v in init.items()}}
     start = {{"init_strategy": init_to_value(values=init)}} if init else {{}}
-    kernel = NUTS(model, target_accept_prob=args.target_accept, dense_mass=args.dense_mass,
-                  max_tree_depth=args.max_tree_depth, **start)
-    mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
-                thinning=args.thin, chain_method=args.chain_method, progress_bar=False)
-    mcmc.run(jax.random.PRNGKey(args.seed), **data)
-    draws = {{k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items() if k not in AUXILIARY}}
+    # sizes (scalars) are fixed in the compiled program; the arrays are its arguments
+    sizes = {{k: v for k, v in data.items() if np.ndim(v) == 0}}
+    arrays = {{k: v for k, v in data.items() if k not in sizes}}
+
+    def one_run(key, arrays):
+        kernel = NUTS(functools.partial(model, **sizes), target_accept_prob=args.target_accept,
+                      dense_mass=args.dense_mass, max_tree_depth=args.max_tree_depth, **start)
+        mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,
+                    thinning=args.thin, chain_method=args.chain_method, progress_bar=False)
+        mcmc.run(key, extra_fields=EXTRA_FIELDS, **arrays)
+        return mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
+
+    if init or args.chain_method == "parallel":  # as pplang: NumPyro's own loop
+        samples, extra = one_run(jax.random.PRNGKey(args.seed), arrays)
+    else:  # as pplang: the whole run compiled as one program (the same draws)
+        samples, extra = jax.jit(one_run)(jax.random.PRNGKey(args.seed), arrays)
+    draws = {{k: np.asarray(v) for k, v in samples.items() if k not in AUXILIARY}}
     print_summary(draws, prob=0.9)
-    print(f"Number of divergences: {{int(np.sum(mcmc.get_extra_fields()['diverging']))}}"){generated_call}
+    print(f"Number of divergences: {{int(np.sum(extra['diverging']))}}"){generated_call}
     if args.save:
         np.savez(args.save, **draws)
 
@@ -156,7 +170,7 @@ def eject(model: Model, default_data: str | None = None) -> str:
     program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=comment_text(model_file),
                               description=repr(f"Run NUTS on the model generated from {model_file}."),
                               generated_call=GENERATE_CALL if names else "", d=DEFAULTS,
-                              chain_methods=list(CHAIN_METHODS))
+                              chain_methods=list(CHAIN_METHODS), extra_fields=EXTRA_FIELDS)
     if names:
         head, main = program.split("\n\ndef main(", 1)
         program = head + GENERATE.format(names=names) + "\n\ndef main(" + main
