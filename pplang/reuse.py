@@ -44,6 +44,7 @@ import numpy as np
 MAX_KEPT = 8
 _kept: "OrderedDict[tuple, Callable]" = OrderedDict()
 _not_reusable: set[str] = set()  # generated sources whose tracing needs concrete data
+_TRACING_ERRORS: tuple = ()  # set at the first run (JAX is imported only then)
 
 
 @dataclass
@@ -82,6 +83,15 @@ class Draws:
                    mcmc.sampler, mcmc.num_chains, mcmc.num_samples, mcmc.thinning)
 
 
+def _tracing_errors() -> tuple[type[Exception], ...]:
+    """JAX's errors for code that needs concrete values where it is given traced ones."""
+    import jax
+
+    e = jax.errors
+    return (e.ConcretizationTypeError, e.TracerArrayConversionError, e.TracerIntegerConversionError,
+            e.NonConcreteBooleanIndexError)
+
+
 def _static(value: Any) -> bool:
     """Scalars are passed by value (sizes are used as Python ints while tracing); arrays are arguments."""
     return np.ndim(value) == 0
@@ -107,6 +117,8 @@ def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options
     import jax
     from numpyro.infer import MCMC, NUTS
 
+    global _TRACING_ERRORS
+    _TRACING_ERRORS = _tracing_errors()
     static = {k: v for k, v in kwargs.items() if _static(v)}
     arrays = {k: v for k, v in kwargs.items() if not _static(v)}
     key = (source, tuple(sorted(kernel_options.items())), tuple(sorted(mcmc_options.items())), extra_fields,
@@ -126,14 +138,12 @@ def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options
         if cache:
             try:
                 fn = _stored(key, fn, rng_key, arrays)
-            except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
-                    jax.errors.TracerIntegerConversionError, jax.errors.NonConcreteBooleanIndexError):
+            except _TRACING_ERRORS:
                 _not_reusable.add(source)
                 return None
     try:
         samples, extra = fn(rng_key, arrays)
-    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
-            jax.errors.TracerIntegerConversionError, jax.errors.NonConcreteBooleanIndexError):
+    except _TRACING_ERRORS:
         _not_reusable.add(source)
         return None
     _kept[key] = fn
@@ -188,11 +198,17 @@ def _stored(key: tuple, fn: Callable, rng_key, arrays: dict) -> Callable:
         except Exception:  # noqa: BLE001 - a damaged or foreign entry: drop it and trace again
             path.unlink(missing_ok=True)
     if exported is None:
-        exported = export.export(fn)(rng_key, arrays)
+        try:
+            exported = export.export(fn)(rng_key, arrays)
+            blob = exported.serialize()
+        except _TRACING_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001 - e.g. host callbacks (diffrax's checks) cannot be serialised
+            return fn  # kept in the process only
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
-                tmp.write(exported.serialize())
+                tmp.write(blob)
             os.replace(tmp.name, path)
         except OSError:  # an unwritable cache costs the next process a trace, nothing more
             pass
