@@ -123,3 +123,21 @@ def test_an_exported_program_is_loaded_by_a_later_run_and_a_damaged_one_replaced
     repaired = model.sample(data, seed=3, **settings)
     np.testing.assert_array_equal(repaired.samples["theta"], first.samples["theta"])
     assert entries[0].stat().st_size > 1000
+
+
+def test_a_program_that_cannot_be_exported_is_reused_in_the_process_only(tmp_path, monkeypatch):
+    """An ODE model: diffrax's runtime checks are host callbacks, which jax.export cannot serialise.
+    The run still succeeds, nothing is written to programs/, and a second call reuses the program."""
+    monkeypatch.setenv("PPLANG_CACHE_DIR", str(tmp_path))
+    src = ("def decay(t, y, k) = -k * y\ndata N: int\ndata ts: real[N]\ndata obs: real[N]\n"
+           "param k: real<lower=0>\nk ~ LogNormal(0, 1)\n"
+           "y = ode_rk45(decay, [1], 0, ts, k)\nobs[n] ~ Normal(y[n, 1], 0.1)\n")
+    model = pplang.compile(src, "decay.ppl")
+    data = {"N": 3, "ts": [0.5, 1.0, 2.0], "obs": [0.62, 0.35, 0.14]}
+    settings = dict(chains=1, warmup=50, samples=30, cache=True)
+    reuse.forget()
+    first = model.sample(data, seed=0, **settings)
+    again = model.sample(data, seed=1, **settings)
+    assert first.timing["reused"] is False and again.timing["reused"] is True
+    assert not list((tmp_path / "programs").glob("*.jaxexport"))
+    assert 0.5 < float(np.mean(again.samples["k"])) < 1.5  # exp(-k t) through (0.62, 0.35, 0.14): k ~ 1
