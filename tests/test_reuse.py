@@ -131,7 +131,7 @@ def test_a_program_that_cannot_be_exported_is_reused_in_the_process_only(tmp_pat
     monkeypatch.setenv("PPLANG_CACHE_DIR", str(tmp_path))
     src = ("def decay(t, y, k) = -k * y\ndata N: int\ndata ts: real[N]\ndata obs: real[N]\n"
            "param k: real<lower=0>\nk ~ LogNormal(0, 1)\n"
-           "y = ode_rk45(decay, [1], 0, ts, k)\nobs[n] ~ Normal(y[n, 1], 0.1)\n")
+           "y = ode_rk45_tol(decay, [1], 0, ts, 1e-6, 1e-6, 100, k)\nobs[n] ~ Normal(y[n, 1], 0.1)\n")
     model = pplang.compile(src, "decay.ppl")
     data = {"N": 3, "ts": [0.5, 1.0, 2.0], "obs": [0.62, 0.35, 0.14]}
     settings = dict(chains=1, warmup=50, samples=30, cache=True)
