@@ -44,7 +44,6 @@ import numpy as np
 MAX_KEPT = 8
 _kept: "OrderedDict[tuple, Callable]" = OrderedDict()
 _not_reusable: set[str] = set()  # generated sources whose tracing needs concrete data
-_TRACING_ERRORS: tuple = ()  # set at the first run (JAX is imported only then)
 
 
 @dataclass
@@ -100,8 +99,16 @@ def _static(value: Any) -> bool:
 def _signature(value: Any) -> tuple:
     if _static(value):
         return ("value", type(value).__name__, np.asarray(value).item())
-    return ("array", tuple(np.shape(value)), str(np.asarray(value).dtype) if isinstance(value, np.ndarray)
-            else str(value.dtype))
+    return ("array", tuple(np.shape(value)), str(value.dtype))
+
+
+def _every_chain_started(extra: dict) -> bool:
+    """False when some chain's potential energy is never finite, or its every transition diverged
+    (an infinite gradient at the start): NumPyro would have refused to start it."""
+    energy, diverging = np.asarray(extra["potential_energy"]), np.asarray(extra["diverging"])
+    if energy.size and not np.all(np.any(np.isfinite(energy), axis=1)):
+        return False
+    return not (diverging.size and np.any(np.all(diverging, axis=1)))
 
 
 def reusable(source: str, progress_bar: bool, chain_method: str, init_values: dict | None) -> bool:
@@ -117,8 +124,6 @@ def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options
     import jax
     from numpyro.infer import MCMC, NUTS
 
-    global _TRACING_ERRORS
-    _TRACING_ERRORS = _tracing_errors()
     static = {k: v for k, v in kwargs.items() if _static(v)}
     arrays = {k: v for k, v in kwargs.items() if not _static(v)}
     key = (source, tuple(sorted(kernel_options.items())), tuple(sorted(mcmc_options.items())), extra_fields,
@@ -135,27 +140,19 @@ def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options
             return mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
 
         fn = jax.jit(one_run)
-        if cache:
-            try:
-                fn = _stored(key, fn, rng_key, arrays)
-            except _TRACING_ERRORS:
-                _not_reusable.add(source)
-                return None
     try:
+        if not reused and cache:
+            fn = _stored(key, fn, rng_key, arrays)
         samples, extra = fn(rng_key, arrays)
-    except _TRACING_ERRORS:
+    except _tracing_errors():
         _not_reusable.add(source)
         return None
     _kept[key] = fn
     _kept.move_to_end(key)
     while len(_kept) > MAX_KEPT:
         _kept.popitem(last=False)
-    energy = np.asarray(extra["potential_energy"]) if "potential_energy" in extra else None
-    if energy is not None and energy.size and not np.all(np.any(np.isfinite(energy), axis=1)):
-        return None  # a chain that never started: the plain run reports why
-    diverging = np.asarray(extra["diverging"]) if "diverging" in extra else None
-    if diverging is not None and diverging.size and np.any(np.all(diverging, axis=1)):
-        return None  # every step of a chain diverged (an infinite gradient at the start): likewise
+    if not _every_chain_started(extra):
+        return None  # the plain run reports why
     record = NUTS(numpyro_model, **kernel_options)  # the kernel's settings, for the record
     return Draws(samples, extra, record, mcmc_options["num_chains"], mcmc_options["num_samples"],
                  mcmc_options.get("thinning", 1), reused=reused)
@@ -201,7 +198,7 @@ def _stored(key: tuple, fn: Callable, rng_key, arrays: dict) -> Callable:
         try:
             exported = export.export(fn)(rng_key, arrays)
             blob = exported.serialize()
-        except _TRACING_ERRORS:
+        except _tracing_errors():
             raise
         except Exception:  # noqa: BLE001 - e.g. host callbacks (diffrax's checks) cannot be serialised
             return fn  # kept in the process only
