@@ -188,12 +188,10 @@ class Posterior:
                 grouped.update(self.generated(grouped=True))
                 names += self.model.generated_names
             rows: dict[str, dict[str, float | None]] = {}
-            for name in names:
-                if name not in grouped:
-                    continue
-                stats = summarize(grouped[name])
+            stats = _summarize_together({name: grouped[name] for name in names if name in grouped}, summarize)
+            for name, by_stat in stats.items():
                 for flat, idx in flat_names(name, np.shape(grouped[name])[2:]):
-                    rows[flat] = {k: _finite_or_none(v[idx]) for k, v in stats.items()}
+                    rows[flat] = {k: _finite_or_none(v[idx]) for k, v in by_stat.items()}
             for flat, draws in (getattr(self, "imputed", None) or {}).items():  # missing data, by element name
                 stats = summarize(draws)
                 rows[flat] = {k: _finite_or_none(v) for k, v in stats.items()}
@@ -239,6 +237,33 @@ class Posterior:
 
             out["reparam"] = record(self.model.spec)  # what `auto` chose, per site
         return out
+
+
+def _summarize_together(arrays: dict[str, Any], summarize) -> dict[str, dict[str, np.ndarray]]:
+    """``summarize`` of each (chain, draw, ...) array, computed in one call per dtype over all
+    quantities side by side (so that many chains' statistics are split among threads by element,
+    not only within one quantity). Each element's numbers depend on its own draws alone (the
+    float64 sums of float32 draws for mean and sd can differ from a quantity alone in the last bits)."""
+    groups: dict[np.dtype, list[tuple[str, np.ndarray]]] = {}
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        if a.dtype.kind != "f":
+            a = a.astype(float)
+        groups.setdefault(a.dtype, []).append((name, a))
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for members in groups.values():
+        lead = members[0][1].shape[:2]
+        if any(a.shape[:2] != lead for _, a in members):  # cannot stand side by side: one at a time
+            out.update({name: summarize(a) for name, a in members})
+            continue
+        cols = np.concatenate([a.reshape(lead + (-1,)) for _, a in members], axis=2)
+        together = summarize(cols)
+        start = 0
+        for name, a in members:
+            width = int(np.prod(a.shape[2:], dtype=int))
+            out[name] = {k: v[start:start + width].reshape(a.shape[2:]) for k, v in together.items()}
+            start += width
+    return {name: out[name] for name in arrays}
 
 
 def _finite_or_none(x) -> float | None:

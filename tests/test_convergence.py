@@ -129,3 +129,36 @@ def test_one_chain_says_r_hat_cannot_be_computed():
     lines = format_summary(summary).splitlines()
     assert lines[1].split()[-1] == "-"
     assert lines[-1] == "Note: R-hat cannot be computed from one chain"
+
+
+def test_many_draws_summarised_in_threads_give_the_same_numbers(monkeypatch):
+    """Thousands of chains: the elements are split among threads; every number is the one-thread
+    number, bit for bit (ties included, as float32 draws have)."""
+    from pplang import convergence
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(64, 200, 6)).astype(np.float32)
+    x[:, :, 2] = np.round(x[:, :, 2], 1)  # many ties
+    x[5, 7, 4] = np.nan
+    monkeypatch.setattr(convergence, "PARALLEL_FROM", 1 << 40)
+    one = convergence.summarize(x)
+    monkeypatch.setattr(convergence, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(convergence.os, "cpu_count", lambda: 4)
+    threaded = convergence.summarize(x)
+    for k in one:
+        np.testing.assert_array_equal(threaded[k], one[k], err_msg=k)
+
+
+def test_quantities_summarised_side_by_side_equal_each_alone():
+    from pplang.convergence import summarize
+    from pplang.posterior import _summarize_together
+
+    rng = np.random.default_rng(4)
+    arrays = {"mu": rng.normal(size=(3, 50)).astype(np.float32), "theta": rng.normal(size=(3, 50, 2, 2)),
+              "k": rng.integers(0, 5, size=(3, 50, 3)), "s": rng.normal(size=(3, 50, 2)).astype(np.float32)}
+    together = _summarize_together(arrays, summarize)
+    assert list(together) == list(arrays)
+    for name, a in arrays.items():
+        alone = summarize(a)
+        for k in alone:
+            np.testing.assert_array_equal(together[name][k], alone[k], err_msg=f"{name} {k}")
