@@ -206,7 +206,11 @@ def cmd_compile(args) -> int:
     if args.emit == "program":
         from .eject import eject
 
+        from .missing import for_data
+
         data = args.data or find_sidecar(Path(args.model))
+        if data:  # nulls in the data: the program is compiled for them, as `pplang run` does
+            model = for_data(model, str(data))
         text = eject(model, str(data) if data else None)
     elif args.emit == "spec":
         from .spec import dump as dump_spec

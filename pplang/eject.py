@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .diagnostics import Diagnostic, PplangError
 from .lower_numpyro import comment_text
 from .runtime import EXTRA_FIELDS, Model
 from .settings import CHAIN_METHODS, DEFAULTS
@@ -128,7 +129,7 @@ def main(argv=None):
         samples, extra = jax.jit(one_run)(jax.random.PRNGKey(args.seed), arrays)
     draws = {{k: np.asarray(v) for k, v in samples.items() if k not in AUXILIARY}}
     print_summary(draws, prob=0.9)
-    print(f"Number of divergences: {{int(np.sum(extra['diverging']))}}"){generated_call}
+    print(f"Number of divergences: {{int(np.sum(extra['diverging']))}}"){generated_call}{imputed_call}
     if args.save:
         np.savez(args.save, **draws)
 
@@ -153,6 +154,77 @@ def generate(draws, data, seed):
     return {{k: np.asarray(out[k]) for k in GENERATED}}
 '''
 
+MISSING_CODE = '''
+
+# data with JSON nulls (the program is compiled for their positions, which come with the data):
+# name -> (how its nulls are imputed, the data's shape). "latent": one parameter per null (the site
+# "name[missing]"); "masked": left out of the likelihood, drawn from the posterior predictive after
+# sampling (key fold_in(PRNGKey(seed), 3)).
+MISSING = {missing!r}
+
+
+def fill_missing(name, value):
+    """The data with each null set to the smallest observed value (never scored: masked, or
+    overwritten by its parameter) and the model's argument holding the nulls' positions."""
+    mode, shape = MISSING[name]
+    obj = np.asarray(value, dtype=object).reshape(-1)
+    null = np.equal(obj, None)
+    seen = [v for v in obj if v is not None]
+    obj[null] = min(seen) if seen else 0
+    if mode == "latent":
+        return obj.reshape(shape).tolist(), ("_pp_missing_" + name, np.flatnonzero(null).astype(np.int64))
+    return obj.reshape(shape).tolist(), ("_pp_observed_" + name, ~null.reshape(shape))
+
+
+def element_names(name, shape, positions):
+    return [name + "[" + ",".join(str(i + 1) for i in np.unravel_index(int(p), shape)) + "]" for p in positions]
+
+
+def impute(samples, draws, data, seed):
+    """Each imputed entry's draws (chain, draw) under its element name (y[4]), as pplang reports them.
+    A missing response is drawn given every sampled site (``samples``, auxiliary ones included)."""
+    from numpyro.infer import Predictive
+
+    out = {{}}
+    masked = [name for name, (mode, _) in MISSING.items() if mode == "masked"]
+    drawn = {{}}
+    if masked:
+        latents = {{k: v for k, v in samples.items() if k not in masked}}
+        pred = Predictive(model, posterior_samples=latents, batch_ndims=2, return_sites=masked)
+        drawn = pred(jax.random.fold_in(jax.random.PRNGKey(seed), 3), **{{**data, **{{k: None for k in masked}}}})
+    for name, (mode, shape) in MISSING.items():
+        if mode == "latent":
+            where = np.asarray(data["_pp_missing_" + name])
+            values = np.asarray(draws[name + "[missing]"])
+        else:
+            where = np.flatnonzero(~np.asarray(data["_pp_observed_" + name]).reshape(-1))
+            full = np.asarray(drawn[name])
+            values = full.reshape(full.shape[:2] + (-1,))[..., where]
+        out.update({{n: values[..., k] for k, n in enumerate(element_names(name, shape, where))}})
+    return out
+'''
+
+# load_data's lines for data with nulls: (as written for data without, with nulls)
+LOAD_MISSING = (
+    ("    values = {}\n", "    values, positions = {}, {}\n"),
+    ("        arr = np.asarray(raw[name])\n",
+     "        value = raw[name]\n"
+     "        if name in MISSING:  # JSON null: a missing entry, imputed as pplang imputes it\n"
+     "            value, (key, where) = fill_missing(name, value)\n"
+     "            positions[key] = where\n"
+     "        arr = np.asarray(value)\n"),
+    ("    return {**values, **transform_data(**values)}\n",
+     "    return {**values, **transform_data(**values), **positions}\n"),
+    ("    print_summary(draws, prob=0.9)\n",  # the imputed entries by element name (x[4]), not x[missing]
+     "    imputed = impute(samples, draws, data, args.seed)\n"
+     "    print_summary({k: v for k, v in draws.items() if not k.endswith(\"[missing]\")}, prob=0.9)\n"
+     "    print_summary(imputed, prob=0.9)\n"),
+)
+
+IMPUTED_CALL = """
+    draws = {k: v for k, v in draws.items() if not k.endswith("[missing]")}
+    draws.update(imputed)"""
+
 GENERATE_CALL = """
     generated = generate(draws, data, args.seed)
     print_summary(generated, prob=0.9)
@@ -166,14 +238,32 @@ def eject(model: Model, default_data: str | None = None) -> str:
     fields = {s.name: (s.type.elem, len(s.type.shape)) for s in model.spec.of_role(Role.DATA)}
     body = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in fields.items()) + "}"
     names = model.generated_names
+    # a model compiled for the nulls of a data set (pplang.missing.ImputedModel)
+    missing = {m.name: (m.mode, tuple(int(n) for n in model.shapes[m.name])) for m in model.spec.missing}
+    if model.spec.enumerated and any(mode == "masked" for mode, _ in missing.values()):
+        site = model.spec.enumerated[0]
+        raise PplangError([Diagnostic(
+            "unsupported", f"the ejected program cannot draw the missing values of "
+            f"{', '.join(k for k, (mode, _) in missing.items() if mode == 'masked')}: they depend on the discrete "
+            f'latent "{site.name}", which pplang draws after sampling and the program does not',
+            span=site.span, help="`pplang run` imputes them; or eject with the null entries left out of the data")],
+            source=model.source, file=model.path)
     model_file = Path(model.path).name
     program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=comment_text(model_file),
                               description=repr(f"Run NUTS on the model generated from {model_file}."),
                               generated_call=GENERATE_CALL if names else "", d=DEFAULTS,
+                              imputed_call=IMPUTED_CALL if missing else "",
                               chain_methods=list(CHAIN_METHODS), extra_fields=EXTRA_FIELDS)
     if names:
         head, main = program.split("\n\ndef main(", 1)
         program = head + GENERATE.format(names=names) + "\n\ndef main(" + main
+    if missing:  # the data's nulls: filled and their positions passed, as ImputedModel.prepare_data
+        head, main = program.split("\n\ndef load_data(", 1)
+        program = head + MISSING_CODE.format(missing=missing) + "\n\ndef load_data(" + main
+        for old, new in LOAD_MISSING:
+            if old not in program:
+                raise RuntimeError(f"eject: the template lost the line {old!r}")  # a pplang bug
+            program = program.replace(old, new, 1)
     if model.spec.solvers:  # as pplang's runtime: a failed ODE solve (NaN) rejects, it does not raise
         program = program.replace("    args = parse_args(argv)\n", "    args = parse_args(argv)\n"
                                   "    numpyro.enable_validation(False)  # a failed ODE solve is NaN: rejected\n", 1)
