@@ -179,7 +179,8 @@ def summarize(x: np.ndarray) -> dict[str, np.ndarray]:
             parts = list(pool.map(lambda idx: _column_statistics(cols[:, :, idx]), chunks))
         out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     flat = cols.reshape(-1, m)  # in one piece: NumPy's float64 sums of float32 draws depend on the width
-    out = {"mean": flat.mean(axis=0, dtype=float), "sd": flat.std(axis=0, ddof=1, dtype=float), **out}
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf draws: NaN, flagged later
+        out = {"mean": flat.mean(axis=0, dtype=float), "sd": flat.std(axis=0, ddof=1, dtype=float), **out}
     return {k: v.reshape(shape) for k, v in out.items()}
 
 
