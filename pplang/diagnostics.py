@@ -335,6 +335,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "q can be far off (hierarchical models such as eight schools, whose scale parameter has a long "
         "tail toward 0, are the usual case). Sample the posterior with NUTS instead: `pplang run MODEL`.",
     ),
+    "approximation-biased": (
+        "an approximate method's mean (or point estimate) is away from the posterior mean",
+        "Where the Pareto k-hat says the importance weights can be trusted (k <= 0.7), the draws of the "
+        "approximation, weighted by posterior / approximation (Pareto-smoothed), estimate the posterior's "
+        "mean and sd of every quantity. When the approximation's own mean (or a point estimate: a mode) is "
+        "more than 0.2 of those sds away, the approximation has the right region but the wrong shape: a "
+        "skewed posterior (scales, rates), or a mode that is not the mean. The message names the quantity "
+        "furthest off. Sample the posterior with `pplang run MODEL`.",
+    ),
     "approximation-doubtful": (
         "an approximate method's answer is doubtful for this posterior (0.5 < Pareto k-hat <= 0.7)",
         "The importance ratios between the posterior and the approximation have a heavy right tail: "

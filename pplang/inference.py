@@ -384,15 +384,18 @@ def _run(model: Model, method: str, settings, data, data_file, cache, body: Call
     return result
 
 
-def _judge(density, u, hessian, key) -> dict:
+def _judge(density, u, hessian, key, names: list[str]) -> dict:
     """Pareto k-hat of the normal approximation N(u, hessian^-1) against the posterior, on
-    KHAT_DRAWS draws: how far a point estimate with this curvature can be trusted."""
+    KHAT_DRAWS draws: how far a point estimate with this curvature can be trusted; and how far the
+    estimate is from the posterior mean that those draws, importance-weighted, estimate."""
     from .optimizers import gaussian_draws
 
     chol = honesty.normal_from_hessian(hessian)
     U, log_q = gaussian_draws(key, u, chol, KHAT_DRAWS)
-    k, _ = honesty.pareto_k(density.log_p_batch(U) - log_q)
-    return {"pareto_k": k, "pareto_k_meaning": honesty.khat_meaning(k), "pareto_k_draws": KHAT_DRAWS}
+    k, lw = honesty.pareto_k(density.log_p_batch(U) - log_q)
+    shift = honesty.mean_shift(density.constrain(U), lw, names, estimate=density.constrain(u[None]))
+    return {"pareto_k": k, "pareto_k_meaning": honesty.khat_meaning(k), "pareto_k_draws": KHAT_DRAWS,
+            "mean_shift": shift}
 
 
 def optimize(model: Model, data=None, *, data_file: str | None = None, cache: bool = True,
@@ -414,7 +417,7 @@ def optimize(model: Model, data=None, *, data_file: str | None = None, cache: bo
         posterior_hessian = hessian if settings.jacobian else np.asarray(jax.hessian(density.neg_log_p)(mode.u))
         diagnostics = {
             "estimate": "mle" if settings.mle else "map_jacobian" if settings.jacobian else "map",
-            **_judge(density, mode.u, posterior_hessian, jax.random.fold_in(key, 2)),
+            **_judge(density, mode.u, posterior_hessian, jax.random.fold_in(key, 2), model.reported),
             "optimizer": mode.info, "hessian": honesty.hessian_report(hessian),
             "boundary": density.boundary(mode.u, objective),
         }
@@ -441,11 +444,13 @@ def laplace(model: Model, data=None, *, data_file: str | None = None, cache: boo
         U, log_q = gaussian_draws(jax.random.fold_in(key, 2), mode.u, chol, settings.draws)
         log_p = density.log_p_batch(U)
         k, lw = honesty.pareto_k(log_p - log_q)
+        draws = density.constrain(U)
         diagnostics = {"pareto_k": k, "pareto_k_meaning": honesty.khat_meaning(k),
-                       "importance_ess": honesty.importance_ess(lw), "optimizer": mode.info,
+                       "importance_ess": honesty.importance_ess(lw),
+                       "mean_shift": honesty.mean_shift(draws, lw, model.reported), "optimizer": mode.info,
                        "hessian": honesty.hessian_report(hessian),
                        "boundary": density.boundary(mode.u, density.neg_log_p)}
-        return density.constrain(U), diagnostics, log_p, log_q
+        return draws, diagnostics, log_p, log_q
 
     return _run(model, "laplace", settings, data, data_file, cache, body)
 
@@ -472,11 +477,13 @@ def variational(model: Model, data=None, *, data_file: str | None = None, cache:
         U, log_q = gaussian_draws(jax.random.fold_in(key, 2), loc, chol, settings.draws)
         log_p = density.log_p_batch(U)
         k, lw = honesty.pareto_k(log_p - log_q)
+        draws = density.constrain(U)
         diagnostics = {"pareto_k": k, "pareto_k_meaning": honesty.khat_meaning(k),
-                       "importance_ess": honesty.importance_ess(lw), "family": settings.family,
+                       "importance_ess": honesty.importance_ess(lw),
+                       "mean_shift": honesty.mean_shift(draws, lw, model.reported), "family": settings.family,
                        "start": "laplace" if start is not None else "random",
                        "elbo": honesty.elbo_convergence(losses)}
-        return density.constrain(U), diagnostics, log_p, log_q
+        return draws, diagnostics, log_p, log_q
 
     return _run(model, "variational", settings, data, data_file, cache, body)
 

@@ -44,6 +44,7 @@ COVERED_ELSEWHERE = {
     "unknown-var": "test_settings.test_vars_are_checked_before_sampling",
     "approximation-unreliable": "test_inference_modes.test_eight_schools_pathfinder_is_flagged_unreliable",
     "approximation-doubtful": "test_inference_modes.test_each_check_has_its_warning",
+    "approximation-biased": "test_inference_modes.test_a_mode_away_from_a_skewed_posterior_mean_is_flagged",
     "optimizer-not-converged": "test_inference_modes.test_each_check_has_its_warning",
     "mode-at-boundary": "test_inference_modes.test_eight_schools_map_sits_at_tau_zero_and_says_so",
     "hessian-not-positive-definite": "test_inference_modes.test_each_check_has_its_warning",

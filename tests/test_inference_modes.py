@@ -75,8 +75,12 @@ def test_optimize_with_flat_priors_is_least_squares(tmp_path, capsys):
     # with flat priors the MAP of sigma maximises -N log sigma - RSS / (2 sigma^2): sqrt(RSS / N)
     assert abs(est["sigma"] - np.sqrt(rss / DATA["N"])) < 1e-4
     result = json.loads(out)
-    assert result["diagnostics"]["optimizer"]["converged"] and result["warnings"] == []
-    assert result["diagnostics"]["pareto_k"] < 0.7
+    assert result["diagnostics"]["optimizer"]["converged"] and result["diagnostics"]["pareto_k"] < 0.7
+    # the one warning is true: sigma's mode, sqrt(RSS / N), lies below its posterior mean (a scale's
+    # posterior is skewed); alpha and beta, whose posteriors are symmetric, are not flagged
+    assert [w["code"] for w in result["warnings"]] == ["approximation-biased"]
+    shift = result["diagnostics"]["mean_shift"]
+    assert shift["name"] == "sigma" and shift["posterior_mean"] > est["sigma"]
 
 
 def test_jacobian_pushes_the_mode_of_a_positive_parameter_up(flat_model):
@@ -198,6 +202,44 @@ def test_each_check_has_its_warning():
         "optimizer-not-converged"]
     assert warned(hessian={"positive_definite": False, "min_eigenvalue": -0.5}) == ["hessian-not-positive-definite"]
     assert warned(elbo={"converged": False, "steps": 100, "relative_change": 0.2}) == ["elbo-not-converged"]
+    shift = {"name": "sigma", "shift_sd": 0.3, "approximation": 1.0, "posterior_mean": 1.3, "posterior_sd": 1.0}
+    assert warned(pareto_k=0.4, mean_shift=shift) == ["approximation-biased"]
+    assert warned(pareto_k=0.4, mean_shift={**shift, "shift_sd": 0.1}) == []
+    # importance weights that cannot be trusted estimate nothing: only k-hat's warning
+    assert warned(pareto_k=0.9, mean_shift=shift) == ["approximation-unreliable"]
+
+
+def test_mean_shift_compares_against_the_importance_weighted_mean():
+    from pplang.approx_diagnostics import mean_shift
+
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    flat = np.full(4, -np.log(4))
+    assert mean_shift({"a": x}, flat, ["a"])["shift_sd"] == 0.0  # equal weights: the draws' own mean
+    lw = np.log([0.1, 0.2, 0.3, 0.4])  # weighted mean 2.0, sd 1.0
+    s = mean_shift({"a": x, "b": np.stack([x, x], 1)}, lw, ["a", "b"], estimate={"a": np.array([0.5]),
+                                                                                   "b": np.array([[2.0, 4.5]])})
+    assert s["name"] == "b[2]" and s["shift_sd"] == pytest.approx(2.5) and s["posterior_mean"] == pytest.approx(2.0)
+    assert mean_shift({"a": x}, flat, ["other"]) is None
+
+
+def test_a_mode_away_from_a_skewed_posterior_mean_is_flagged(tmp_path):
+    """sigma's posterior from three observations is skewed: its mode (0.586) is 0.64 sd below its
+    mean (0.804, sd 0.343 by quadrature). The normal at the mode covers the posterior (k-hat < 0.7),
+    so the importance-weighted draws estimate the mean, and the point estimate is flagged."""
+    model = pplang.compile("data N: int\ndata y: real[N]\nsigma ~ HalfNormal(1)\ny[n] ~ Normal(0, sigma)\n")
+    r = model.optimize({"N": 3, "y": [0.3, -0.5, 0.9]})
+    s = np.linspace(1e-4, 10, 200001)
+    lp = -s**2 / 2 - 3 * np.log(s) - 1.15 / (2 * s**2)
+    w = np.exp(lp - lp.max())
+    w /= w.sum()
+    exact = float(w @ s)
+    shift = r.diagnostics["mean_shift"]
+    assert r.diagnostics["pareto_k"] < 0.7 and shift["name"] == "sigma"
+    assert shift["posterior_mean"] == pytest.approx(exact, abs=0.05)  # about 3 Monte Carlo sds
+    assert shift["approximation"] == pytest.approx(float(s[np.argmax(lp)]), abs=1e-3)
+    assert "approximation-biased" in codes(r)
+    laplace = model.laplace({"N": 3, "y": [0.3, -0.5, 0.9]})  # normal in log sigma: the right shape here
+    assert "approximation-biased" not in codes(laplace) and laplace.diagnostics["mean_shift"]["shift_sd"] < 0.2
 
 
 # ----------------------------------------------------------------------------- the shared interface
