@@ -4,6 +4,7 @@ approximate methods optimize, laplace, variational, pathfinder (``cli_approx``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -303,6 +304,7 @@ def cmd_run(args) -> int:
     from .compiler import load
     from .inits import read_init
     from .runtime import check_vars
+    from .sharding import quiet_stdout
 
     settings = run_settings(args)  # before anything is compiled or sampled
     placement = Placement(shard_data=args.shard_data, devices=args.devices, coordinator=args.coordinator,
@@ -310,7 +312,9 @@ def cmd_run(args) -> int:
     init = read_init(args.init) if args.init is not None else None
     cli_workflow.check_run_args(args)
     if placement.coordinator and placement.process_id:  # only process 0 prints results and writes files
-        sys.stdout = open(os.devnull, "w")
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
         args.output = None
     if placement.coordinator:
         from .sharding import start_processes
@@ -326,9 +330,10 @@ def cmd_run(args) -> int:
         check_vars(args.vars, model.reported + model.generated_names)
     data_path = _data_path(args, model)
     progress = not args.json and not args.no_progress and sys.stderr.isatty()
-    posterior = model.sample(str(data_path) if data_path else None, **settings.as_dict(), init=init,
-                             progress_bar=progress, cache=not args.no_cache, reparam=args.reparam,
-                             shard_data=placement.sharded, devices=placement.devices)
+    with quiet_stdout() if placement.coordinator else contextlib.nullcontext():
+        posterior = model.sample(str(data_path) if data_path else None, **settings.as_dict(), init=init,
+                                 progress_bar=progress, cache=not args.no_cache, reparam=args.reparam,
+                                 shard_data=placement.sharded, devices=placement.devices)
     posterior.timing["compile_s"] = compile_s
     from .advice import sampling_diagnostics
 

@@ -389,3 +389,23 @@ def outcome(report: Report | None, rows: Rows | None) -> tuple[dict[str, Any], l
     return record, [Diagnostic("shard-unsupported", f"--shard-data: {report.line()}", help=(
         "the run's draws are right, but each device may hold or compute every row; check the data's row "
         "count and the devices (JAX_PLATFORMS, XLA_FLAGS)"), severity="warning")]
+
+
+class quiet_stdout:
+    """File descriptor 1 sent to /dev/null while the block runs (gloo, the CPU collectives of
+    ``jax.distributed``, prints its connections there), so process 0's output stays its results."""
+
+    def __enter__(self):
+        import sys
+
+        sys.stdout.flush()
+        self.saved = os.dup(1)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+        return self
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 1)
+        os.close(self.saved)
+        return False
