@@ -496,12 +496,7 @@ class Model:
                                    float64=float64).check()
         if reparam not in (None, "auto"):
             raise PplangError([Diagnostic("bad-setting", f'reparam must be "auto" or None, got {reparam!r}')])
-        placement = Placement(shard_data=shard_data, devices=devices).check()
-        if placement.sharded and (init is not None or chain_method == "parallel"):
-            what = "--init" if init is not None else "--chain-method parallel"
-            raise PplangError([Diagnostic("bad-setting", f"--shard-data cannot be combined with {what}",
-                                          help="shard with vectorized (the default) or sequential chains and "
-                                               "random initial values")])
+        placement = Placement(shard_data=shard_data, devices=devices).check(init, chain_method)
         timing: dict[str, float] = {}
         t0 = time.perf_counter()
         import jax
@@ -533,14 +528,11 @@ class Model:
             mcmc_options = dict(num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
                                 chain_method=chain_method)
             shard = None
-            if placement.sharded:
-                from . import sharding
+            if placement.sharded:  # what to split (None: nothing, with a warning saying why)
+                from .sharding import for_run
 
-                shard = sharding.plan(model.spec, kwargs, len(sharding.mesh(placement.devices).devices.flat))
-                if isinstance(shard, tuple):  # nothing to split: said, and run unsharded
-                    model.data_warnings = [*model.data_warnings, sharding.unsupported(*shard)]
-                    shard = None
-                progress_bar = progress_bar and shard is None
+                shard, note = for_run(model.spec, kwargs, placement.devices)
+                model.data_warnings, progress_bar = [*model.data_warnings, *note], progress_bar and shard is None
             t1 = time.perf_counter()
             with JitClock() as clock:
                 draws = None

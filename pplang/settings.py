@@ -121,8 +121,14 @@ class Placement:
             out.append(whole_problem("--process-id", self.process_id, 0, max(self.num_processes - 1, 0)))
         return [p for p in out if p]
 
-    def check(self) -> Placement:
+    def check(self, init: Any = None, chain_method: str = "vectorized") -> Placement:
+        """``self``, or ``bad-setting`` for every problem; sharding needs the compiled whole run
+        (:mod:`pplang.reuse`), which takes neither initial values nor ``parallel`` chains."""
         problems = self.problems()
+        if self.sharded and (init is not None or chain_method == "parallel"):
+            what = "--init" if init is not None else "--chain-method parallel"
+            problems.append(f"--shard-data cannot be combined with {what}: shard with vectorized (the default) "
+                            "or sequential chains and random initial values")
         if problems:
             raise PplangError([Diagnostic("bad-setting", p, help="see `pplang run --help`, \"sharding\"")
                                for p in problems])

@@ -197,6 +197,13 @@ def plan(spec: Spec, kwargs: dict, devices: int) -> Rows | tuple[str, ir.Span | 
     return reasons[0]
 
 
+def for_run(spec: Spec, kwargs: dict, devices: int | None) -> tuple[Rows | None, list[Diagnostic]]:
+    """The rows to split over ``devices`` (all visible when None; more than visible is a
+    ``bad-setting`` error), or None and the warning saying why nothing can be split."""
+    found = plan(spec, kwargs, len(mesh(devices).devices.flat))
+    return (None, [unsupported(*found)]) if isinstance(found, tuple) else (found, [])
+
+
 def unsupported(reason: str, span: ir.Span | None) -> Diagnostic:
     return Diagnostic("shard-unsupported", f"--shard-data: not sharding this run: {reason}",
                       span if span is not None else ir.NO_SPAN,
@@ -248,15 +255,6 @@ def unpad(samples: dict, rows: Rows) -> dict:
 
 
 # ----------------------------------------------------------------------------- devices and placement
-
-
-def device_problem(devices: int | None, shard: bool) -> str | None:
-    """``--devices`` without JAX's device list: its form only (the count is checked by :func:`mesh`)."""
-    from .guards import whole_problem
-
-    if devices is None:
-        return None
-    return whole_problem("--devices", devices, 1, 1 << 16)
 
 
 def mesh(devices: int | None):

@@ -83,7 +83,8 @@ def test_19999_rows_on_4_devices_match_the_unsharded_run_in_float64(tmp_path):
     added in another order (per device, then across devices), a difference of ~1e-16 relative that
     NUTS's trajectories amplify slowly (measured: 0 after 2 iterations, 3e-15 after 10, 3e-9 after
     40); after 2 x 20 iterations we allow 1e-6. Per-row outputs (the reported eta, the generated
-    log_lik, the log-likelihood, the replicated data) have 19,999 rows."""
+    log_lik, the log-likelihood, the replicated data) have 19,999 rows. A second call runs the kept
+    compiled program (pplang/reuse.py) and gives the same draws."""
     data = write_data(tmp_path / "d.json", 19_999)
     out = python(tmp_path, f"""
         import json, numpy as np, jax, pplang
@@ -93,6 +94,7 @@ def test_19999_rows_on_4_devices_match_the_unsharded_run_in_float64(tmp_path):
         kw = dict(chains=2, warmup=10, samples=10, seed=5, float64=True)
         plain = m.sample({str(data)!r}, **kw)
         split = m.sample({str(data)!r}, devices=4, **kw)
+        again = m.sample({str(data)!r}, devices=4, **kw)  # the kept compiled program, run again
         jax.config.update("jax_enable_x64", True)
         data = m.prepare_data({str(data)!r})
         rows = sharding.plan(m.spec, data, 4)
@@ -107,6 +109,8 @@ def test_19999_rows_on_4_devices_match_the_unsharded_run_in_float64(tmp_path):
             "pointwise": list(split.log_likelihood()["y"].shape),
             "predictive": list(split.predictive()["y"].shape),
             "sharding": split.sharding,
+            "reused": [split.timing["reused"], again.timing["reused"], again.sharding == split.sharding],
+            "again_diff": max(float(np.max(np.abs(again.samples[k] - split.samples[k]))) for k in split.samples),
             "padded": list(np.shape(sharding.padded(data, rows)["g"])),
             "ld_plain": ld(m.numpyro_model, data),
             "ld_masked": ld(sharding.masked(m.numpyro_model, rows), sharding.padded(data, rows)),
@@ -116,6 +120,7 @@ def test_19999_rows_on_4_devices_match_the_unsharded_run_in_float64(tmp_path):
     sh = out["sharding"]
     assert sh["partitioned"] and (sh["rows"], sh["rows_per_device"], sh["padded_rows"]) == (19_999, 5000, 1)
     assert out["padded"] == [20_000]
+    assert out["reused"] == [False, True, True] and out["again_diff"] == 0  # reuse layer: same program, same draws
     assert out["ld_masked"] == pytest.approx(out["ld_plain"], rel=1e-12, abs=1e-9)
     assert abs(out["ld_unmasked"] - out["ld_plain"]) > 1e-3
     assert out["same_sites"] and out["diff"] < 1e-6, out["diff"]
