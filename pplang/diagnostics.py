@@ -318,6 +318,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "missing data over the rows; and the row count used only as a size. Otherwise the run goes "
         "on unsharded, on one device, with this warning naming the statement.",
     ),
+    "distributed-start": (
+        "the processes of a multi-process run could not connect",
+        "`--coordinator HOST:PORT --num-processes P --process-id I` starts `jax.distributed`: process 0 "
+        "listens at HOST:PORT and the others connect to it, within five minutes. Every process must be "
+        "given the same coordinator address and process count and its own id in 0..P-1; the port must "
+        "be free on process 0's host and reachable from every other.",
+    ),
     "bad-init": (
         "an initial value cannot be used",
         "`--init` takes a JSON object (a file, or inline: `--init '{\"mu\": 0, \"tau\": 1}'`) mapping "

@@ -326,6 +326,8 @@ class Report:
     def line(self) -> str:
         names = ", ".join(self.arrays)
         procs = f" in {self.processes} processes" if self.processes > 1 else ""
+        if self.devices == 1:
+            return f"not split: one device holds {names} ({self.rows:,} rows)"
         if not self.partitioned:
             return f"not sharded: XLA did not split {names} over {self.devices} devices"
         return (f"sharded {names} over {self.devices} devices{procs} ({self.per_device:,} rows each, "
@@ -357,7 +359,7 @@ def verify(compiled, arrays: dict, rows: Rows) -> Report:
     except Exception:  # noqa: BLE001 - no text: the shardings alone decide
         text = ""
     report.collectives = sum(text.count(op) for op in (" all-reduce(", " all-reduce-start(", " reduce-scatter("))
-    report.partitioned = split and (rows.devices == 1 or report.collectives > 0 or not text)
+    report.partitioned = split and rows.devices > 1 and (report.collectives > 0 or not text)
     return report
 
 
@@ -365,13 +367,28 @@ def verify(compiled, arrays: dict, rows: Rows) -> Report:
 
 
 def start_processes(coordinator: str, num_processes: int, process_id: int) -> None:
-    """``jax.distributed.initialize`` for one of ``num_processes`` processes; on CPU the
-    cross-process collectives go through gloo."""
+    """``jax.distributed.initialize`` for one of ``num_processes`` processes. The CPU backend's
+    cross-process collectives go through gloo (without it a CPU program spanning processes cannot
+    reduce across them); the setting touches nothing else, so it is made on every platform."""
     import jax
 
-    if os.environ.get("JAX_PLATFORMS", "cpu").startswith("cpu") or jax.config.jax_platforms in (None, "", "cpu"):
-        jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
+    from .diagnostics import PplangError, exception_text
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    port = int(coordinator.rpartition(":")[2])
+    if process_id == 0 and not _port_free(port):  # JAX's coordinator service crashes (SIGSEGV) on a taken port
+        raise PplangError([Diagnostic("distributed-start", f"--coordinator {coordinator}: port {port} is already in "
+                                      "use on this host, so process 0 cannot listen there",
+                                      help="choose a free port (the same --coordinator for every process)")])
+    try:
+        jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
+                                   process_id=process_id)
+    except Exception as exc:  # noqa: BLE001 - no coordinator, a port in use, a timeout: said plainly
+        raise PplangError([Diagnostic("distributed-start", f"--coordinator {coordinator}: process {process_id} of "
+                                      f"{num_processes} could not join: {exception_text(exc).splitlines()[0]}",
+                                      help="start every process with the same --coordinator and --num-processes "
+                                           "and its own --process-id (0 listens at HOST:PORT); the port must be free "
+                                           "on process 0's host and reachable from the others")]) from None
 
 
 def outcome(report: Report | None, rows: Rows | None) -> tuple[dict[str, Any], list[Diagnostic]]:
@@ -380,13 +397,15 @@ def outcome(report: Report | None, rows: Rows | None) -> tuple[dict[str, Any], l
     if rows is None:
         return {"partitioned": False, "summary": "not sharded (see warning[shard-unsupported])"}, []
     if report is None:  # the run was repeated with NumPyro's own loop (a chain that did not start)
-        return {"partitioned": False, "summary": "not sharded: the run was repeated unsharded"}, []
+        summary = "not sharded: a chain did not start, and the run was repeated unsharded with NumPyro's own loop"
+        return {"partitioned": False, "summary": summary}, [Diagnostic("shard-unsupported", f"--shard-data: {summary}",
+                                                                       severity="warning")]
     record = {**report.record(), "summary": report.line()}
     if report.partitioned:
         return record, []
-    return record, [Diagnostic("shard-unsupported", f"--shard-data: {report.line()}", help=(
-        "the run's draws are right, but each device may hold or compute every row; check the data's row "
-        "count and the devices (JAX_PLATFORMS, XLA_FLAGS)"), severity="warning")]
+    hint = CPU_HINT if report.devices == 1 else ("the draws are right, but each device may hold or compute every "
+                                                 "row; check the devices (JAX_PLATFORMS, XLA_FLAGS)")
+    return record, [Diagnostic("shard-unsupported", f"--shard-data: {report.line()}", help=hint, severity="warning")]
 
 
 class quiet_stdout:
@@ -406,4 +425,18 @@ class quiet_stdout:
     def __exit__(self, *exc):
         os.dup2(self.saved, 1)
         os.close(self.saved)
+        return False
+
+
+def _port_free(port: int) -> bool:
+    """Whether this host can listen on ``port`` on every address (as the coordinator service does)."""
+    import socket
+
+    try:
+        if socket.has_dualstack_ipv6():
+            with socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True):
+                return True
+        with socket.create_server(("", port)):
+            return True
+    except OSError:
         return False

@@ -164,6 +164,21 @@ def test_two_processes_over_localhost_give_the_one_process_result(tmp_path):
         assert two["parameters"][name]["mean"] == pytest.approx(row["mean"], rel=1e-9, abs=1e-9), name
 
 
+def test_a_process_that_cannot_join_is_told_plainly(tmp_path):
+    """Process 0 must listen at --coordinator; a port already taken is a plain error (JAX's
+    coordinator service would crash the process), exit 1."""
+    data = write_data(tmp_path / "d.json", 10)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = pplang(tmp_path, "run", str(MODEL), "--data", str(data), "--coordinator", f"127.0.0.1:{port}",
+                   "--num-processes", "2", "--process-id", "0", *SHORT, devices=2)
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert f"error[distributed-start]: --coordinator 127.0.0.1:{port}: port {port} is already in use" in r.stderr
+    assert "help: choose a free port" in r.stderr and r.stdout == ""
+
+
 @pytest.mark.parametrize("flags, message, hint", [
     (["--devices", "0"], "error[bad-setting]: --devices must be at least 1, got 0", "help:"),
     (["--devices", "99"], "error[bad-setting]: --devices 99: only 4 CPU devices visible",
