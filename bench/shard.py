@@ -6,9 +6,9 @@ process each: ``bench/models/hier_logistic.ppl`` (J = 1,000 groups, K = 5 covari
 chains, float32. Two programs per process, each compiled once and then called ``--reps`` times
 (pplang keeps the compiled run, so the repeats time sampling only):
 
-- sampling wall: 10 warm-up + 30 draws per chain (maximum tree depth 4, at most 15 leapfrog steps
+- sampling wall: 10 warm-up + 20 draws per chain (maximum tree depth 3, at most 7 leapfrog steps
   per draw, so the run's length does not depend on how far adaptation got), the median over calls;
-- per gradient: the same run with 10 draws instead of 30 (same seed, so the same first draws):
+- per gradient: the same run with 10 draws instead of 20 (same seed, so the same first draws):
   the difference in wall time over the difference in leapfrog steps (NumPyro's ``num_steps``, the
   most of either chain per draw; both chains' gradients are one evaluation).
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "bench" / "models" / "hier_logistic.ppl"
-WARMUP, SHORT, LONG, DEPTH = 10, 10, 30, 4  # iterations per chain, and NUTS's maximum tree depth
+WARMUP, SHORT, LONG, DEPTH = 10, 10, 20, 3  # iterations per chain, and NUTS's maximum tree depth
 
 
 def data(n: int) -> dict:
@@ -106,7 +106,7 @@ def main() -> None:
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), file=sys.stderr)
     print(f"hier_logistic N = {args.n:,}, 2 chains, float32, medians of {args.reps} calls after the compiling one")
-    print(f"{'devices':>8} {'run':>10} {'10+30 wall s':>13} {'ms/gradient':>12} {'compiling s':>12}  sharding")
+    print(f"{'devices':>8} {'run':>10} {'10+20 wall s':>13} {'ms/gradient':>12} {'compiling s':>12}  sharding")
     for row in rows:
         for label in ("unsharded", "sharded"):
             if label in row:

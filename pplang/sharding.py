@@ -107,7 +107,7 @@ def _exprs(item) -> list[ir.Expr]:
 def _bad_use(expr: ir.Expr, row_names: set[str], index: str | None) -> str | None:
     """The first use in ``expr`` of a row quantity not indexed by the row index ``index`` (its
     name), or of a row quantity in a statement with no row plate (``index`` None)."""
-    def visit(e, inside_base: bool = False) -> str | None:
+    def visit(e) -> str | None:
         if isinstance(e, ir.Index) and e.base.id in row_names:
             first = e.indices[0] if e.indices else None
             if index is None or not (isinstance(first, ir.Name) and first.id == index):

@@ -210,3 +210,39 @@ def test_a_model_without_a_row_plate_runs_unsharded_with_a_located_warning(tmp_p
            "element per row  [shard-unsupported]" in r.stderr
     out = json.loads(r.stdout)
     assert out["sharding"]["partitioned"] is False
+
+
+# ----------------------------------------------------------------------------- what can be split (no JAX)
+
+HEAD = "data N: int<lower=1>\ndata x: real[N]\ndata y: real[N]\n"
+
+
+@pytest.mark.parametrize("body, reason, line", [
+    ("b ~ Normal(0, 1)\ny[n] ~ Normal(b * x[n], 1)\n", None, None),
+    ("b ~ Normal(0, 1)\nmu[n] = b * x[n]\ny[n] ~ Normal(mu[n], 1)\n", None, None),
+    ("b ~ Normal(0, 1)\ny[n] ~ Normal(b * x[n], sd(x))\n", '"x" is used here without the row index first', 5),
+    ("b ~ Normal(0, 1)\ny[n] ~ Normal(b * x[n] / N, 1)\n", 'the row count "N" is used as a value', 5),
+    ("b ~ Normal(0, 1)\ny[n] ~ Normal(b * x[n], 1)\ntarget += normal_lpdf(x[n] | b, 1)\n",
+     "a `target +=` statement reads the rows", 6),
+    ("b ~ Normal(0, 1)\ntarget += normal_lpdf(y[n] | b * x[n], 1)\n", "no observed statement runs over a plate", None),
+    ("z[n] ~ Normal(0, 1)\ny[n] ~ Normal(z[n] * x[n], 1)\n", 'the parameter "z" has one element per row', 4),
+    ("b ~ Normal(0, 1)\ns = sum(y)\ny[n] ~ Normal(b * x[n], 1)\n", '"y" is used here without the row index first', 5),
+])
+def test_what_can_be_split_is_decided_from_the_checked_model(body, reason, line):
+    """pplang.sharding.plan reads the typed model: a statement that reads the rows other than row by
+    row (a reduction over them, the row count as a number, a factor, a parameter per row) keeps the
+    run unsharded, and the warning points at it."""
+    import pplang
+    from pplang import sharding
+
+    model = pplang.compile(HEAD + body, "m.ppl")
+    kwargs = {"N": 10, "x": np.zeros(10), "y": np.zeros(10)}
+    found = sharding.plan(model.spec, kwargs, 4)
+    if reason is None:
+        assert isinstance(found, sharding.Rows)
+        assert (found.size, found.rows, found.arrays, found.plates) == ("N", 10, ("x", "y"), ("N",))
+        assert (found.padded_rows, found.padding, found.per_device) == (12, 2, 3)
+        assert found.outputs == ((("mu", 2),) if "mu[n]" in body else ())
+    else:
+        assert isinstance(found, tuple) and reason in found[0], found
+        assert (found[1].line if found[1] is not None else None) == line
