@@ -141,6 +141,9 @@ def _why_not(spec: Spec, size: str) -> tuple[str, ir.Span | None] | None:
     for sym in spec.symbols.values():
         if sym.role is Role.LATENT and any(_is_size(d, size) for d in sym.type.shape):
             return f'the parameter "{sym.name}" has one element per row', sym.span
+    for sym in spec.symbols.values():  # rows are split along the first axis only
+        if sym.role in (Role.DATA, Role.DERIVED) and any(_is_size(d, size) for d in sym.type.shape[1:]):
+            return f'the data "{sym.name}" has the row count "{size}" in a dimension other than the first', sym.span
     row_names = {s.name for s in spec.symbols.values() if s.role in (Role.DATA, Role.DERIVED) and rowish(s.type)}
     for item in spec.items:
         plate = next((p for p in getattr(item, "plates", ()) if _is_size(p.size, size)), None)

@@ -227,6 +227,8 @@ HEAD = "data N: int<lower=1>\ndata x: real[N]\ndata y: real[N]\n"
     ("b ~ Normal(0, 1)\ntarget += normal_lpdf(y[n] | b * x[n], 1)\n", "no observed statement runs over a plate", None),
     ("z[n] ~ Normal(0, 1)\ny[n] ~ Normal(z[n] * x[n], 1)\n", 'the parameter "z" has one element per row', 4),
     ("b ~ Normal(0, 1)\ns = sum(y)\ny[n] ~ Normal(b * x[n], 1)\n", '"y" is used here without the row index first', 5),
+    ("data Z: matrix[2, N]\nb ~ Normal(0, 1)\ny[n] ~ Normal(b * Z[1, n], 1)\n",
+     'the data "Z" has the row count "N" in a dimension other than the first', 4),
 ])
 def test_what_can_be_split_is_decided_from_the_checked_model(body, reason, line):
     """pplang.sharding.plan reads the typed model: a statement that reads the rows other than row by
