@@ -128,6 +128,20 @@ def test_19999_rows_on_4_devices_match_the_unsharded_run_in_float64(tmp_path):
     assert out["pointwise"] == [2, 10, 19_999] and out["predictive"] == [20, 19_999]
 
 
+def test_sequential_chains_and_written_per_row_outputs_have_n_rows(tmp_path):
+    """Sequential chains shard too; 1,001 rows on 4 devices (3 padded): the reported eta, the
+    generated log_lik and the replicated y written to a .csv have 1,001 columns each."""
+    data = write_data(tmp_path / "d.json", 1001)
+    r = pplang(tmp_path, "run", str(MODEL), "--data", str(data), "--shard-data", "--chain-method", "sequential",
+               "--predict", "-o", "fit.csv", "--vars", "b", *SHORT)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Sharding: sharded x, g, y over 4 devices (251 rows each, 3 padded)" in r.stdout
+    header = (tmp_path / "fit.csv").read_text().splitlines()[0].split(",")
+    for name in ("eta", "log_lik", "y_rep"):
+        cols = [c for c in header if c.startswith(name + "[")]
+        assert len(cols) == 1001 and cols[-1] == f"{name}[1001]", (name, cols[-3:])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
