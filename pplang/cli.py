@@ -4,7 +4,9 @@ approximate methods optimize, laplace, variational, pathfinder (``cli_approx``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 from . import __version__, cli_approx, cli_workflow, sbc
 from .diagnostics import CATALOGUE, Diagnostic, PplangError, explain, printable, render, render_all
 from .guards import check_output_path, count_problem, refuse, seed_problem, write_text
-from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings
+from .settings import CHAIN_METHODS, DEFAULTS, Placement, SamplerSettings
 from .spec import Role
 
 
@@ -69,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-cache", action="store_true",
                      help="do not use the persistent compilation cache (~/.cache/pplang/jax)")
     cli_workflow.add_run_args(run)
+    _shard_args(run)
     _format_arg(run)
 
     prior = sub.add_parser("prior", help="draw from the prior predictive (observed data is ignored)")
@@ -141,6 +144,21 @@ def _reparam_arg(p: argparse.ArgumentParser) -> None:
                    help="auto: pplang chooses the parameterisation (centred, non-centred, or per group) of every "
                         "hierarchical statement without one written, from the model and the data; written "
                         "annotations stay (the `auto` annotation does this for one statement)")
+
+
+def _shard_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sharding", "split the observation rows of the likelihood across devices "
+                             "(XLA's SPMD partitioning; see README, \"Sharding data across devices\")")
+    g.add_argument("--shard-data", action="store_true",
+                   help="split the rows of the data plate that observed statements run over across all visible "
+                        "devices (padded to a multiple of the device count, padded rows masked out)")
+    g.add_argument("--devices", type=int, metavar="N", help="shard over the first N devices (implies --shard-data; "
+                   "on CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N devices)")
+    g.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="run one model across processes with jax.distributed: process 0's address (implies "
+                        "--shard-data); every process reads the same data, only process 0 prints")
+    g.add_argument("--num-processes", type=int, metavar="P", help="how many processes (with --coordinator)")
+    g.add_argument("--process-id", type=int, metavar="I", help="this process, 0..P-1 (with --coordinator)")
 
 
 def _format_arg(p: argparse.ArgumentParser) -> None:
@@ -290,21 +308,36 @@ def cmd_run(args) -> int:
     from .compiler import load
     from .inits import read_init
     from .runtime import check_vars
+    from .sharding import quiet_stdout
 
     settings = run_settings(args)  # before anything is compiled or sampled
+    placement = Placement(shard_data=args.shard_data, devices=args.devices, coordinator=args.coordinator,
+                          num_processes=args.num_processes, process_id=args.process_id).check()
     init = read_init(args.init) if args.init is not None else None
     cli_workflow.check_run_args(args)
+    if placement.coordinator and placement.process_id:  # only process 0 prints results and writes files
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+        args.output = None
+    if placement.coordinator:
+        from .sharding import start_processes
+
+        start_processes(placement.coordinator, placement.num_processes, placement.process_id)
     t0 = time.perf_counter()
     model = load(args.model)
     compile_s = time.perf_counter() - t0
     concise = args.format == "concise"
-    _print_warnings(model.warnings, model.source, model.path, concise)
+    if not placement.process_id:
+        _print_warnings(model.warnings, model.source, model.path, concise)
     if args.vars:
         check_vars(args.vars, model.reported + model.generated_names)
     data_path = _data_path(args, model)
     progress = not args.json and not args.no_progress and sys.stderr.isatty()
-    posterior = model.sample(str(data_path) if data_path else None, **settings.as_dict(), init=init,
-                             progress_bar=progress, cache=not args.no_cache, reparam=args.reparam)
+    with quiet_stdout() if placement.coordinator else contextlib.nullcontext():
+        posterior = model.sample(str(data_path) if data_path else None, **settings.as_dict(), init=init,
+                                 progress_bar=progress, cache=not args.no_cache, reparam=args.reparam,
+                                 shard_data=placement.sharded, devices=placement.devices)
     posterior.timing["compile_s"] = compile_s
     from .advice import sampling_diagnostics
 
@@ -323,7 +356,8 @@ def cmd_run(args) -> int:
 
         print(format_summary(summary), flush=True)
         cli_workflow.print_run_extras(summary)
-    _print_warnings(advice, model.source, model.path, concise)
+    if not placement.process_id:  # the other processes print errors only
+        _print_warnings(advice, model.source, model.path, concise)
     return 0
 
 

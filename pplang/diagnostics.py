@@ -309,6 +309,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "takes). A malformed or unknown flag of any command is this error too. The same rules hold "
         "for `Model.sample(...)`. Nothing is compiled or sampled until the settings are valid.",
     ),
+    "shard-unsupported": (
+        "--shard-data cannot split this model's rows",
+        "`--shard-data` splits the rows of the data plate that observed statements run over (`y[n] ~ "
+        "...` for n in 1:N) across devices. It needs every use of row-shaped data, or of a quantity "
+        "defined per row, to be indexed by the row index (`X[n]`, not `X` or `mean(y)`) inside an "
+        "observed statement or a definition over the rows; no parameter, `target +=`, `for` loop or "
+        "missing data over the rows; and the row count used only as a size. Otherwise the run goes "
+        "on unsharded, on one device, with this warning naming the statement.",
+    ),
+    "distributed-start": (
+        "the processes of a multi-process run could not connect",
+        "`--coordinator HOST:PORT --num-processes P --process-id I` starts `jax.distributed`: process 0 "
+        "listens at HOST:PORT and the others connect to it, within five minutes. Every process must be "
+        "given the same coordinator address and process count and its own id in 0..P-1; the port must "
+        "be free on process 0's host and reachable from every other.",
+    ),
     "bad-init": (
         "an initial value cannot be used",
         "`--init` takes a JSON object (a file, or inline: `--init '{\"mu\": 0, \"tau\": 1}'`) mapping "

@@ -75,6 +75,8 @@ class Posterior:
     discrete: dict | None = field(default=None, repr=False)
     # imputed missing data (pplang.missing): element name ("y[4]") -> (chains, draws)
     imputed: dict | None = field(default=None, repr=False)
+    # a run with shard_data: what was split across devices (pplang.sharding.Report.record() and its line)
+    sharding: dict | None = field(default=None, repr=False)
 
     @property
     def settings_record(self) -> dict[str, Any]:
@@ -232,6 +234,8 @@ class Posterior:
             "timing": self.timing,
             **extra,
         }
+        if self.sharding is not None:
+            out["sharding"] = self.sharding
         if self.model is not None and self.model.spec.auto:
             from .autoreparam import record
 
@@ -331,6 +335,8 @@ def format_summary(summary: dict) -> str:
         lines += [format_block(summary["discrete"]), ""]
     lines.append(f"Number of divergences: {summary['num_divergences']}")
     lines.extend(f"Parameterisation (auto): {r['summary']}" for r in summary.get("reparam", {}).values())
+    if summary.get("sharding"):
+        lines.append(f"Sharding: {summary['sharding']['summary']}")
     lines.extend(f"Note: {note}" for note in summary.get("notes", []))
     return "\n".join(lines)
 

@@ -44,6 +44,7 @@ import numpy as np
 MAX_KEPT = 8
 _kept: "OrderedDict[tuple, Callable]" = OrderedDict()
 _not_reusable: set[str] = set()  # generated sources whose tracing needs concrete data
+_reports: dict[tuple, Any] = {}  # sharded programs: what the compiled executable splits (pplang.sharding.verify)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Draws:
     num_samples: int
     thinning: int = 1
     reused: bool = field(default=False)  # True when no tracing or compiling happened for this run
+    sharding: Any = field(default=None)  # a sharded run: pplang.sharding.Report
 
     def __post_init__(self):  # host arrays: later reshapes compile nothing, the device keeps nothing
         self.samples = {k: np.asarray(v) for k, v in self.samples.items()}
@@ -117,31 +119,44 @@ def reusable(source: str, progress_bar: bool, chain_method: str, init_values: di
 
 
 def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options: dict, kwargs: dict,
-        seed: int, extra_fields: tuple[str, ...], cache: bool = False) -> Draws | None:
+        seed: int, extra_fields: tuple[str, ...], cache: bool = False, shard=None) -> Draws | None:
     """One NUTS run through the kept compiled sampler (compiled and kept at the first call). Returns
     None when the run must be repeated with the plain ``MCMC.run``: some chain never found a valid
-    starting point, or the model's code needs concrete data while it is traced."""
+    starting point, or the model's code needs concrete data while it is traced. With ``shard`` (a
+    :class:`pplang.sharding.Rows`) the rows are padded, masked and split across devices
+    (:mod:`pplang.sharding`); such a program is kept in the process only, never exported."""
     import jax
     from numpyro.infer import MCMC, NUTS
 
+    from . import sharding
+
+    if shard is not None:
+        kwargs = sharding.padded(kwargs, shard)
     static = {k: v for k, v in kwargs.items() if _static(v)}
     arrays = {k: v for k, v in kwargs.items() if not _static(v)}
     key = (source, tuple(sorted(kernel_options.items())), tuple(sorted(mcmc_options.items())), extra_fields,
-           tuple(sorted((k, _signature(v)) for k, v in kwargs.items())), bool(jax.config.jax_enable_x64))
+           tuple(sorted((k, _signature(v)) for k, v in kwargs.items())), bool(jax.config.jax_enable_x64),
+           shard.key if shard is not None else None)
     fn = _kept.get(key)
     reused = fn is not None
     rng_key = jax.random.PRNGKey(seed)
+    if shard is not None:
+        mesh = sharding.mesh(shard.devices)
+        arrays, rng_key = sharding.place(arrays, shard, mesh), sharding.replicated(rng_key, mesh)
     if fn is None:
-        model = partial(numpyro_model, **static)
+        model = partial(numpyro_model if shard is None else sharding.masked(numpyro_model, shard), **static)
 
         def one_run(rng_key, data):
             mcmc = MCMC(NUTS(model, **kernel_options), progress_bar=False, **mcmc_options)
             mcmc.run(rng_key, extra_fields=extra_fields, **data)
             return mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
 
-        fn = jax.jit(one_run)
+        fn = jax.jit(one_run) if shard is None else sharding.jitted(one_run, mesh)
     try:
-        if not reused and cache:
+        if not reused and shard is not None:  # compiled here, so its shardings can be read
+            fn = fn.lower(rng_key, arrays).compile()
+            _reports[key] = sharding.verify(fn, arrays, shard)
+        elif not reused and cache:
             fn = _stored(key, fn, rng_key, arrays)
         samples, extra = fn(rng_key, arrays)
     except _tracing_errors():
@@ -150,12 +165,16 @@ def run(source: str, numpyro_model: Callable, kernel_options: dict, mcmc_options
     _kept[key] = fn
     _kept.move_to_end(key)
     while len(_kept) > MAX_KEPT:
-        _kept.popitem(last=False)
+        _reports.pop(_kept.popitem(last=False)[0], None)
     if not _every_chain_started(extra):
         return None  # the plain run reports why
     record = NUTS(numpyro_model, **kernel_options)  # the kernel's settings, for the record
-    return Draws(samples, extra, record, mcmc_options["num_chains"], mcmc_options["num_samples"],
-                 mcmc_options.get("thinning", 1), reused=reused)
+    draws = Draws(samples, extra, record, mcmc_options["num_chains"], mcmc_options["num_samples"],
+                  mcmc_options.get("thinning", 1), reused=reused)
+    if shard is not None:
+        draws.samples = sharding.unpad(draws.samples, shard)
+        draws.sharding = _reports.get(key)
+    return draws
 
 
 def programs_dir():
@@ -216,3 +235,4 @@ def forget() -> None:
     """Drop every kept compiled sampler (their programs are released with JAX's caches)."""
     _kept.clear()
     _not_reusable.clear()
+    _reports.clear()

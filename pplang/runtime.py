@@ -23,7 +23,7 @@ from .data import _fmt_index, const_eval, prepare_data, read_data_file, run_int_
 from .posterior import (Posterior, _flatten_chains, check_vars, flat_names, format_summary,  # noqa: F401
                         precision, select_rows)
 from . import reuse
-from .settings import CHAIN_METHODS, DEFAULTS, SamplerSettings  # noqa: F401 - CHAIN_METHODS re-exported
+from .settings import CHAIN_METHODS, DEFAULTS, Placement, SamplerSettings  # noqa: F401 - CHAIN_METHODS re-exported
 
 DECENTERED = "_decentered"  # NumPyro's auxiliary site of a LocScaleReparam: theta -> theta_decentered
 # NUTS statistics kept per draw (ArviZ's sample_stats); collecting them does not change the draws
@@ -464,7 +464,8 @@ class Model:
                float64: bool = DEFAULTS.float64, data_file: str | None = None,
                target_accept: float = DEFAULTS.target_accept, dense_mass: bool = DEFAULTS.dense_mass,
                max_tree_depth: int = DEFAULTS.max_tree_depth, thin: int = DEFAULTS.thin,
-               init: dict | str | Path | None = None, cache: bool = True, reparam: str | None = None) -> Posterior:
+               init: dict | str | Path | None = None, cache: bool = True, reparam: str | None = None,
+               shard_data: bool = False, devices: int | None = None) -> Posterior:
         """Run NUTS: ``MCMC(NUTS(model), ...).run(jax.random.PRNGKey(seed), **data)``, with the
         defaults of :data:`pplang.settings.DEFAULTS` (``pplang run``'s). ``target_accept``,
         ``dense_mass`` and ``max_tree_depth`` are NUTS's settings (Stan's adapt_delta, dense_e
@@ -477,7 +478,9 @@ class Model:
         eligible statement without one written (``pplang run --reparam auto``); statements
         annotated ``auto`` are always chosen for. The run then samples ``posterior.model``, the
         resolved model (:meth:`resolve`), and ``posterior.timing["reparam_s"]`` is the time the
-        choice took (about 0 when cached)."""
+        choice took (about 0 when cached). ``shard_data`` splits the observation rows across all
+        visible devices, ``devices`` across that many (it implies ``shard_data``); see
+        :mod:`pplang.sharding` (``posterior.sharding`` says what was split)."""
         from .missing import for_data
 
         imputed = for_data(self, data)  # nulls in the data: the model compiled for its missing entries
@@ -486,13 +489,14 @@ class Model:
                                   chain_method=chain_method, progress_bar=progress_bar, float64=float64,
                                   data_file=data_file, target_accept=target_accept, dense_mass=dense_mass,
                                   max_tree_depth=max_tree_depth, thin=thin, init=init, cache=cache,
-                                  reparam=reparam)
+                                  reparam=reparam, shard_data=shard_data, devices=devices)
         settings = SamplerSettings(chains=chains, warmup=warmup, samples=samples, seed=seed,
                                    chain_method=chain_method, target_accept=target_accept,
                                    max_tree_depth=max_tree_depth, dense_mass=dense_mass, thin=thin,
                                    float64=float64).check()
         if reparam not in (None, "auto"):
             raise PplangError([Diagnostic("bad-setting", f'reparam must be "auto" or None, got {reparam!r}')])
+        placement = Placement(shard_data=shard_data, devices=devices).check(init, chain_method)
         timing: dict[str, float] = {}
         t0 = time.perf_counter()
         import jax
@@ -523,13 +527,19 @@ class Model:
                                   max_tree_depth=max_tree_depth, **strategy)
             mcmc_options = dict(num_warmup=warmup, num_samples=samples, num_chains=chains, thinning=thin,
                                 chain_method=chain_method)
+            shard = None
+            if placement.sharded:  # what to split (None: nothing, with a warning saying why)
+                from .sharding import for_run
+
+                shard, note = for_run(model.spec, kwargs, placement.devices)
+                model.data_warnings, progress_bar = [*model.data_warnings, *note], progress_bar and shard is None
             t1 = time.perf_counter()
             with JitClock() as clock:
                 draws = None
                 if reuse.reusable(model.python_source, progress_bar, chain_method, init_values):
                     draws = model._run_located(lambda: reuse.run(
                         model.python_source, model.numpyro_model, kernel_options, mcmc_options, kwargs, seed,
-                        EXTRA_FIELDS, cache=cache))
+                        EXTRA_FIELDS, cache=cache, shard=shard))
                 if draws is None:  # NumPyro's own loop (progress bar, pmap, init values, or a failed start)
                     mcmc = MCMC(NUTS(model.numpyro_model, **kernel_options), progress_bar=progress_bar,
                                 **mcmc_options)
@@ -548,6 +558,11 @@ class Model:
         post = Posterior(draws, model.reported, chains, samples, warmup, seed, chain_method, timing,
                          model=model, data=kwargs, data_file=data_file, settings=settings,
                          init=dict(init) if init else None)
+        if placement.sharded:
+            from .sharding import outcome
+
+            post.sharding, note = outcome(draws.sharding, shard)
+            model.data_warnings = [*model.data_warnings, *note]
         if model.spec.enumerated:  # draws and probabilities of the discrete latents NUTS did not see
             from .discrete import discrete_posterior
 

@@ -82,3 +82,54 @@ class SamplerSettings:
 
 DEFAULTS = SamplerSettings()
 SETTING_NAMES = tuple(f.name for f in fields(SamplerSettings))
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a run's work goes (not how NUTS runs: the draws do not depend on it, beyond the order
+    of floating-point sums). ``shard_data`` splits the observation rows across devices
+    (:mod:`pplang.sharding`), over ``devices`` of them (all visible when None; giving it implies
+    ``shard_data``); ``coordinator`` (HOST:PORT), ``num_processes`` and ``process_id`` run one
+    model across processes with ``jax.distributed`` (also implying ``shard_data``)."""
+
+    shard_data: bool = False
+    devices: int | None = None
+    coordinator: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
+
+    @property
+    def sharded(self) -> bool:
+        return bool(self.shard_data or self.devices is not None or self.coordinator)
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.devices is not None:
+            out.append(whole_problem("--devices", self.devices, 1, 1 << 16))
+        if self.coordinator is None:
+            if self.num_processes is not None or self.process_id is not None:
+                flag = "--num-processes" if self.num_processes is not None else "--process-id"
+                out.append(f"{flag} needs --coordinator HOST:PORT (the address of process 0)")
+            return [p for p in out if p]
+        host, _, port = self.coordinator.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            out.append(f"--coordinator must be HOST:PORT with a port in 1..65535, got {self.coordinator!r}")
+        if self.num_processes is None or self.process_id is None:
+            out.append("--coordinator needs --num-processes P and --process-id I (0 for the coordinator)")
+        else:
+            out.append(whole_problem("--num-processes", self.num_processes, 1, 1 << 16))
+            out.append(whole_problem("--process-id", self.process_id, 0, max(self.num_processes - 1, 0)))
+        return [p for p in out if p]
+
+    def check(self, init: Any = None, chain_method: str = "vectorized") -> Placement:
+        """``self``, or ``bad-setting`` for every problem; sharding needs the compiled whole run
+        (:mod:`pplang.reuse`), which takes neither initial values nor ``parallel`` chains."""
+        problems = self.problems()
+        if self.sharded and (init is not None or chain_method == "parallel"):
+            what = "--init" if init is not None else "--chain-method parallel"
+            problems.append(f"--shard-data cannot be combined with {what}: shard with vectorized (the default) "
+                            "or sequential chains and random initial values")
+        if problems:
+            raise PplangError([Diagnostic("bad-setting", p, help="see `pplang run --help`, \"sharding\"")
+                               for p in problems])
+        return self

@@ -59,6 +59,8 @@ COVERED_ELSEWHERE = {
     "non-finite-summary": "test_numeric_faults.test_an_improper_posterior_is_flagged_as_not_converged",
     "nan-draws": "test_numeric_faults.test_nan_quantities_and_models_without_parameters",
     "cache": "test_cache.test_an_unsafe_cache_path_is_not_used",
+    "shard-unsupported": "test_sharding.test_a_model_without_a_row_plate_runs_unsharded_with_a_located_warning",
+    "distributed-start": "test_sharding.test_a_process_that_cannot_join_is_told_plainly",
 }
 
 
