@@ -414,7 +414,7 @@ def optimize(model: Model, data=None, *, data_file: str | None = None, cache: bo
         objective = density.objective(jacobian=settings.jacobian, priors=not settings.mle)
         mode = find_mode(density, objective, settings, jax.random.fold_in(key, 1))
         hessian = mode.hessian
-        posterior_hessian = hessian if settings.jacobian else np.asarray(jax.hessian(density.neg_log_p)(mode.u))
+        posterior_hessian = hessian if settings.jacobian else np.asarray(density.hessian(density.neg_log_p)(mode.u))
         diagnostics = {
             "estimate": "mle" if settings.mle else "map_jacobian" if settings.jacobian else "map",
             **_judge(density, mode.u, posterior_hessian, jax.random.fold_in(key, 2), model.reported),

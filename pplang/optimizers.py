@@ -83,6 +83,7 @@ class Density:
         from numpyro.infer.util import initialize_model
 
         self.model_fn = model.numpyro_model
+        self.solves_odes = bool(model.spec.solvers)
         self.kwargs = kwargs
         from .initcheck import explain_failed_start, is_failed_start
 
@@ -108,6 +109,11 @@ class Density:
 
     def log_p(self, u):
         return -self._potential(self.unravel(u))
+
+    def hessian(self, f):
+        """The Hessian function of ``f`` (of u): JAX's, or central differences of the gradient for
+        a model that solves an ODE (no forward mode through the solver's adjoint)."""
+        return central_difference_hessian(f) if self.solves_odes else jax.hessian(f)
 
     def neg_log_p(self, u):
         return self._potential(self.unravel(u))
@@ -200,6 +206,20 @@ def gaussian_draws(key, mean, chol, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- optimisers
+
+
+def central_difference_hessian(f):
+    """The Hessian of ``f`` by central differences of its exact gradient (as Stan's optimizer and
+    Laplace approximation compute it), symmetrised: for densities with no second derivative in JAX.
+    An ODE solve is one: diffrax's checkpointed adjoint has a reverse mode only, once."""
+    grad = jax.vmap(jax.grad(f))
+
+    def hessian(u):
+        h = jnp.finfo(u.dtype).eps ** (1 / 3) * jnp.maximum(1.0, jnp.abs(u))
+        step = jnp.diag(h)
+        H = (grad(u + step) - grad(u - step)) / (2 * h[:, None])
+        return (H + H.T) / 2
+    return hessian
 
 
 def _lbfgs(f, u0, max_iter: int):
@@ -319,7 +339,7 @@ def find_mode(density: Density, objective, settings, key) -> Mode:
         run = jax.jit(partial(_lbfgs, objective, max_iter=settings.iter))
     else:
         run = jax.jit(partial(_adam, objective, max_iter=settings.iter, learning_rate=settings.learning_rate))
-    value_grad, hessian = jax.jit(jax.value_and_grad(objective)), jax.jit(jax.hessian(objective))
+    value_grad, hessian = jax.jit(jax.value_and_grad(objective)), jax.jit(density.hessian(objective))
     newton_steps = NEWTON_STEPS if settings.algorithm == "lbfgs" else 0
     starts = density.inits(key, settings.restarts)
     runs = []
