@@ -57,8 +57,9 @@ def _plate_values(use: IndexUse, values: dict[str, Any], size_of) -> dict[str, n
     for k, p in enumerate(use.plates):
         shape = [1] * m
         n = int(size_of(p.size))
+        lo = 1 if p.start is None else int(size_of(p.start))
         shape[k] = n
-        out[p.index] = np.arange(1, n + 1).reshape(shape)
+        out[p.index] = np.arange(lo, lo + n).reshape(shape)
     return out
 
 
