@@ -102,9 +102,9 @@ def _out_of_range(use: IndexUse, idx: np.ndarray, bad: np.ndarray, size: int) ->
     names = {n.id for n in ir.walk(use.index) if isinstance(n, ir.Name)}
     if isinstance(use.index, ir.BinOp) and names and names <= plate_names:
         hint = (f"{use.base}[{text}] is a lag or lead, which has no value at the ends of the series: "
-                f"state the model for the elements that have one, e.g. `data {use.base}_next = {use.base}[2:N]` "
-                f"and `data {use.base}_prev = {use.base}[1:(N - 1)]`, then `{use.base}_next[t] ~ ... "
-                f"{use.base}_prev[t] ...` (N the length)")
+                f"state the model for the elements that have one, e.g. `y[2:N] ~ Normal(... {use.base}[1:(N - 1)] "
+                f"...)`, or in a loop over them: `for t in 2:N {{ y[t] ~ Normal(... {use.base}[t - 1] ...) }}` "
+                "(N the length)")
     elif lo == 0 and hi <= size - 1:
         hint = (f"these codes look 0-based (they run {lo}..{hi}): pplang's indices are 1-based, as in Stan; "
                 f"add 1 to them in the data (or write {use.base}[{text} + 1])")

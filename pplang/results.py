@@ -139,14 +139,24 @@ def posterior_to_arviz(post, *, predictive: bool = True, prior: dict | None = No
     if prior is not None:
         groups["prior"] = {k: v[None] for k, v in model.public(prior).items() if k not in model.observed}
         groups["prior_predictive"] = {k: prior[k][None] for k in model.observed if k in prior}
+    # a quantity observed in part (y[2:T] ~ ...): observed_data and log_likelihood hold that part, its
+    # axes named y_part_dim_k with the positions of the entries as coordinates
+    parts = model.observed_parts(post.data)
+    part_dims, part_coords = {}, {}
+    for k, (value, positions) in parts.items():
+        observed[k] = value
+        part_dims[k] = [f"{k}_part_dim_{j + 1}" for j in range(len(positions))]
+        part_coords.update(zip(part_dims[k], positions))
     dims: dict[str, list[str]] = {}
     for group, arrays in groups.items():
         if group != "sample_stats":
-            dims.update(names.of(arrays, 0 if group in ("observed_data", "constant_data") else 2))
+            dims.update(names.of({k: v for k, v in arrays.items() if k not in parts},
+                                 0 if group in ("observed_data", "constant_data") else 2))
+    dims.update(part_dims)
     probs, prob_dims, prob_coords = _discrete_groups(post, names)
     groups["posterior"].update(probs)
     dims.update(prob_dims)
-    idata = az.from_dict(**groups, dims=dims, coords={**names.coords, **prob_coords})
+    idata = az.from_dict(**groups, dims=dims, coords={**names.coords, **prob_coords, **part_coords})
     return _with_attrs(idata, run_attrs(model, post.data_file, post.seed, post.settings_record))
 
 

@@ -488,7 +488,12 @@ def _vtype_text(v: VType) -> str:
 
 
 def _plates_text(plates: tuple[Plate, ...]) -> str:
-    return ", ".join(f"{p.index} in 1:{_expr_text(p.size)} (plate {p.name!r}, dim {p.dim})" for p in plates) or "-"
+    def first(p: Plate) -> str:
+        n = _expr_text(p.size)
+        return f"1:{n}" if p.start is None else f"{_expr_text(p.start)}:({_expr_text(p.start)} + {n} - 1)"
+
+    return ", ".join(f"{p.index} in {first(p)} (plate {p.name!r}, dim {p.dim})"
+                     for p in plates) or "-"
 
 
 def _ann_text(a: ir.Annotation) -> str:
@@ -521,6 +526,8 @@ def _item_lines(item: Item) -> list[str]:
             lines += [f"  arg {p} = {_texpr_text(e)}" for p, e in item.args]
             if item.offset is not None:
                 lines.append(f"  value = NumPyro's outcome + {_expr_text(item.offset)}")
+            if item.value is not None:
+                lines.append(f"  left side: {_texpr_text(item.value)}")
             if item.missing is not None:
                 lines.append(f"  missing entries: {item.missing.mode} ({item.missing.support})")
             if item.truncation is not None:

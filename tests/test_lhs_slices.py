@@ -157,6 +157,7 @@ def test_random_walk_prior_on_a_declared_parameter(prior):
             + stats.norm(p["mu"], 1).logpdf(Y[:6]).sum() for p in points]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
     assert "for " not in model_source(src)
+    assert not pplang.compile(src.replace("mu[1] ~ Normal(0, 10)\n", "")).warnings  # a prior on part: not improper
 
 
 def test_slice_with_a_data_offset_and_scalar_arguments():
@@ -222,10 +223,31 @@ def test_a_partial_observation_cannot_be_replicated_nor_drawn_from_the_prior():
     with pytest.raises(PplangError) as exc:
         model.prior_predictive(data, samples=3)
     d = exc.value.diagnostics[0]
-    assert d.code == "unsupported" and d.span.line == 4 and "only part of observed \"y\"" in d.message
+    assert d.code == "unsupported" and d.span.line == 4 and "only part of observed \"y\"" in d.message and "cannot draw from the prior" in d.message
     post = model.sample(data, chains=1, warmup=50, samples=50, seed=0, cache=False)
     with pytest.raises(PplangError) as exc:
         post.predictive()
     assert exc.value.diagnostics[0].span.line == 4
     assert post.log_likelihood()["y"].shape == (1, 50, 4)
-    post.to_arviz()  # without posterior_predictive; log_likelihood of the part
+    idata = post.to_arviz()  # without posterior_predictive; observed data and log-likelihood of the part
+    assert "posterior_predictive" not in idata.groups()
+    assert idata.observed_data["y"].dims == ("y_part_dim_1",)
+    assert list(idata.observed_data["y_part_dim_1"].values) == [3, 4, 5, 6]
+    np.testing.assert_allclose(idata.observed_data["y"].values, Y[2:6])
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "y_part_dim_1")
+
+
+def test_inferencedata_of_a_loop_observation_with_a_plate_index():
+    src = ("data T: int\ndata K: int\ndata Y: matrix[T, 2]\nparam mu: vector[2]\nmu ~ Normal(0, 1)\n"
+           "for t in (K + 1):T {\n  Y[t, k] ~ Normal(mu[k] + Y[t - K, k], 1)\n}\n")
+    Ymat = RNG.normal(size=(5, 2))
+    data = {"T": 5, "K": 2, "Y": Ymat.tolist()}
+    got = log_densities(src, data, [{"mu": np.array([0.3, -0.2])}])
+    want = stats.norm.logpdf([0.3, -0.2]).sum() + stats.norm(np.array([0.3, -0.2]) + Ymat[:3], 1).logpdf(Ymat[2:]).sum()
+    assert got[0] == pytest.approx(want, abs=1e-10)
+    post = pplang.compile(src).sample(data, chains=1, warmup=30, samples=30, seed=0, cache=False)
+    idata = post.to_arviz()
+    assert idata.observed_data["Y"].dims == ("Y_part_dim_1", "Y_part_dim_2")
+    assert list(idata.observed_data["Y_part_dim_1"].values) == [3, 4, 5]
+    np.testing.assert_allclose(idata.observed_data["Y"].values, Ymat[2:])
+    assert idata.log_likelihood["Y"].shape == (1, 30, 3, 2)
