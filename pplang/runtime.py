@@ -283,36 +283,6 @@ class Model:
                 if s["type"] == "sample" and not s.get("is_observed") and not k.startswith("_pp")
                 and k not in self.observed}
 
-    def observed_parts(self, kwargs: dict) -> dict[str, tuple[np.ndarray, list[np.ndarray]]]:
-        """Quantities observed only in part (``y[2:T] ~ ...``, ``y[t] ~ ...`` in ``for t in 2:T``):
-        name -> (the observed values, as the site holds them; per axis, the 1-based positions of its
-        entries in the quantity). Both come from one trace of the model each: with the data, and with
-        the quantity replaced by the numbers of its elements."""
-        from .spec import Site
-
-        names = [s.name for s in self.spec.items if isinstance(s, Site) and s.observed and s.value is not None]
-        if not names:
-            return {}
-        import jax
-        from numpyro import handlers
-        from numpyro.infer.initialization import init_to_uniform
-
-        def observed_values(kw):
-            model = handlers.substitute(handlers.seed(self._as_written, jax.random.PRNGKey(0)),
-                                        substitute_fn=init_to_uniform)
-            tr = self._run_located(lambda: handlers.trace(model).get_trace(**kw))
-            return {n: np.asarray(tr[n]["value"]) for n in names}
-
-        values = observed_values(kwargs)
-        shapes = {n: np.shape(kwargs[n]) for n in names}
-        numbered = observed_values({**kwargs, **{n: np.arange(float(np.prod(shapes[n]))).reshape(shapes[n])
-                                                 for n in names}})
-        out = {}
-        for n in names:
-            where = np.unravel_index(numbered[n].astype(np.int64), shapes[n])
-            out[n] = (values[n], [np.unique(w) + 1 for w in where])
-        return out
-
     def _latents(self, samples: dict[str, np.ndarray], kwargs: dict) -> dict[str, np.ndarray]:
         """The draws of the latent sample sites only (deterministic quantities are recomputed),
         checked against the shapes the model has with ``kwargs``; ``samples`` has two leading
