@@ -78,16 +78,16 @@ def check_index_uses(spec: Spec, values: dict[str, Any], size_of) -> tuple[list[
             continue
         bad = (idx < 1) | (idx > size)
         if np.any(bad):
-            errors.append(_out_of_range(use, idx, bad, size))
+            errors.append(_out_of_range(use, idx, bad, size, plates))
             continue
         used.setdefault((use.base, use.dim), []).append((use, idx))
     return errors, _unread_elements(spec, used, size_of)
 
 
-def _out_of_range(use: IndexUse, idx: np.ndarray, bad: np.ndarray, size: int) -> Diagnostic:
+def _out_of_range(use: IndexUse, idx: np.ndarray, bad: np.ndarray, size: int, plates: dict) -> Diagnostic:
     first = tuple(int(k) for k in np.argwhere(bad)[0]) if idx.ndim else ()
     value = int(idx[first]) if idx.ndim else int(idx)
-    where = ", ".join(f"{p.index} = {k + 1}" for p, k in zip(use.plates, first))
+    where = ", ".join(f"{p.index} = {int(plates[p.index].reshape(-1)[k])}" for p, k in zip(use.plates, first))
     text = expr_text(use.index)
     if isinstance(use.index, ir.Index) and all(isinstance(i, ir.Name) for i in use.index.indices) and where:
         field = f"{use.index.base.id}[{', '.join(str(k + 1) for k in first)}]"

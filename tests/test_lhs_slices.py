@@ -134,6 +134,17 @@ def test_target_in_a_loop_body_is_summed_over_the_loop_range():
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
+def test_user_defined_density_in_a_loop_body_and_on_a_slice():
+    fn = "def ar_lpdf(y, mu, s) = normal_lpdf(y | mu, s)\n"
+    data = {"T": len(Y), "y": Y.tolist()}
+    loop = fn + HEAD + "for t in 2:T {\n  y[t] ~ ar(alpha + beta * y[t - 1], sigma)\n}\n"
+    sliced = fn + HEAD + "y[2:T] ~ ar(alpha + beta * y[1:(T - 1)], sigma)\n"
+    want = [ar1_exact(p) for p in POINTS]
+    for src in (loop, sliced):
+        np.testing.assert_allclose(log_densities(src, data, POINTS), want, rtol=0, atol=1e-10)
+        assert "for " not in model_source(src)
+
+
 RW = """data T: int
 data y: vector[T]
 param mu: vector[T]

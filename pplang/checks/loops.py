@@ -166,10 +166,7 @@ def lifted(ctx: Context, stmt: ir.Sample | ir.Target, loop: ir.For, priors: dict
     (one vectorised statement, not one per step)."""
     ctx.plates = ()
     if isinstance(stmt, ir.Sample):
-        if ctx.functions.density(stmt.dist.dist) is not None:
-            ctx.err("unsupported", "a `~` with a user-defined density cannot be written in a for loop yet",
-                    stmt.dist.dist_span, f"write `target += {stmt.dist.dist}_lpdf(...)` in the loop, or the "
-                    "statement after the loop")
-            return None
+        if ctx.functions.density(stmt.dist.dist) is not None:  # `~` with a user-defined density
+            return ctx.functions.density_statement(ctx, stmt, loop)
         return sites.sample(ctx, stmt, priors=priors, loop=loop)
     return sites.target(ctx, stmt, loop=loop)
