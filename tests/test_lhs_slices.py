@@ -134,6 +134,17 @@ def test_target_in_a_loop_body_is_summed_over_the_loop_range():
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("stmt", ["for t in 2:T {\n  Y[t] ~ Normal(mu + Y[t - 1], 1)\n}",
+                                  "M[t, k] = mu[k] + Y[t, k]\nY[2:T] ~ Normal(M[1:(T - 1)], 1)"], ids=["loop", "slice"])
+def test_rows_of_a_matrix_with_an_implicit_plate(stmt):
+    src = "data T: int\ndata Y: matrix[T, 2]\nparam mu: vector[2]\nmu ~ Normal(0, 1)\n" + stmt + "\n"
+    Ymat = RNG.normal(size=(5, 2))
+    mu = np.array([0.3, -0.2])
+    got = log_densities(src, {"T": 5, "Y": Ymat.tolist()}, [{"mu": mu}])
+    want = stats.norm.logpdf(mu).sum() + stats.norm(mu + Ymat[:-1], 1).logpdf(Ymat[1:]).sum()
+    assert got[0] == pytest.approx(want, abs=1e-10)
+
+
 def test_user_defined_density_in_a_loop_body_and_on_a_slice():
     fn = "def ar_lpdf(y, mu, s) = normal_lpdf(y | mu, s)\n"
     data = {"T": len(Y), "y": Y.tolist()}
