@@ -331,7 +331,6 @@ class Model:
                 "unsupported", "cannot draw replicated data: the model has no parameters, so there are no "
                 "posterior draws", help="`pplang prior` draws the observed quantities of a model without parameters")],
                 source=self.source, file=self.path)
-        self._refuse_partial_observations("draw replicated data")
         observed = set(self.observed)
 
         def rhs(stmt):
@@ -353,6 +352,7 @@ class Model:
                     stmt.span, "posterior predictive and prediction draw every observed quantity afresh, so it "
                     "cannot also serve as a covariate; the log-likelihood is still available")],
                     source=self.source, file=self.path)
+        self._refuse_partial_observations("draw replicated data")
 
     def _refuse_partial_observations(self, what: str) -> None:
         """Drawing an observed quantity afresh needs it observed whole: a statement about part of it
