@@ -182,6 +182,14 @@ def test_random_walk_prior_on_a_declared_parameter(prior):
     assert not pplang.compile(src.replace("mu[1] ~ Normal(0, 10)\n", "")).warnings  # a prior on part: not improper
 
 
+def test_a_second_part_is_added_with_target():
+    src = ("data T: int\ndata y: vector[T]\nmu ~ Normal(0, 1)\ny[2:3] ~ Normal(mu, 1)\n"
+           "target += normal_lpdf(y[4:T] | mu, 2)\n")
+    got = log_densities(src, {"T": 12, "y": Y.tolist()}, [{"mu": 0.4}])
+    want = stats.norm.logpdf(0.4) + stats.norm(0.4, 1).logpdf(Y[1:3]).sum() + stats.norm(0.4, 2).logpdf(Y[3:]).sum()
+    assert got[0] == pytest.approx(want, abs=1e-10)
+
+
 def test_slice_with_a_data_offset_and_scalar_arguments():
     src = "data T: int\ndata K: int\ndata y: vector[T]\nmu ~ Normal(0, 1)\ny[(K + 1):T] ~ Normal(mu, 2)\n"
     got = log_densities(src, {"T": 12, "K": 3, "y": Y.tolist()}, [{"mu": 0.4}])
@@ -207,6 +215,9 @@ def test_a_slice_of_the_wrong_length_is_a_located_error_with_a_hint():
     ("param p: vector[3]\np ~ Normal(0, 1)\np[2:3] ~ Normal(0, 1)\n", "duplicate-definition", 3, 1),
     ("data T: int\nparam mu: real\nfor t in 2:T {\n  mu ~ Normal(0, 1)\n}\n", "invalid-lhs", 4, 3),
     ("data T: int\nfor t in 2:T {\n  z[t] ~ Normal(0, 1)\n}\n", "invalid-lhs", 3, 3),
+    ("data T: int\ndata y: vector[T]\ny[2:3] ~ Normal(0, 1)\ny[4:T] ~ Normal(0, 2)\n", "duplicate-definition", 4, 1),
+    ("data T: int\ndata y: vector[T]\ny ~ Normal(0, 1)\nfor t in 2:T {\n  y[t] ~ Normal(0, 2)\n}\n",
+     "duplicate-definition", 5, 3),
 ])
 def test_refusals_are_located(src, code, line, col):
     with pytest.raises(PplangError) as exc:

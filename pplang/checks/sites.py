@@ -156,7 +156,7 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
                 "element by element", lhs.indices[0].span,
                 f"declare it first (`param {lhs.name}: vector[K]`), or index it by fresh index variables")
         return None
-    if loop is not None and not _liftable(ctx, stmt, loop, sym, defined):
+    if loop is not None and not (_liftable(ctx, stmt, loop, sym, defined) and _observed_once(ctx, stmt, sym, info)):
         return None
     key = (lhs.name, ("loop", lhs.span.line, lhs.span.column)) if loop is not None else None
     if sym is not None and sym.role is Role.LATENT and priors is not None and \
@@ -273,6 +273,19 @@ def _liftable(ctx: Context, stmt: ir.Sample, loop: ir.For, sym: Symbol | None, d
     return True
 
 
+def _observed_once(ctx: Context, stmt: ir.Sample, sym: Symbol | None, info: DistInfo) -> bool:
+    """Data is one NumPyro site: a part of it (a slice, a statement in a loop) cannot be observed
+    by a second statement."""
+    if sym is None or not sym.observed:
+        return True
+    lhs = stmt.lhs
+    lpdf = f"{_snake(info.name)}_{'lpmf' if info.discrete else 'lpdf'}"
+    ctx.err("duplicate-definition", f'"{lhs.name}" is already observed by an earlier `~` statement', lhs.span,
+            f"observe each quantity in one `~` statement; add the log density of another part with "
+            f"`target += {lpdf}({lhs.name}[lo:hi] | ...)`")
+    return False
+
+
 def _slice_sample(ctx: Context, stmt: ir.Sample, generated: bool, priors: dict | None) -> Site | None:
     """``x[lo:hi] ~ D(...)``, as in Stan: the log density of elements lo..hi, element-wise; the
     arguments are scalars or have the slice's length. Data is observed as that slice; a declared
@@ -300,6 +313,8 @@ def _slice_sample(ctx: Context, stmt: ir.Sample, generated: bool, priors: dict |
     if info.discrete and not observed:
         ctx.err("invalid-type", f'"{lhs.name}" is a discrete latent: it cannot be given a distribution by slices',
                 stmt.dist.dist_span, f"leave it undeclared and write `{lhs.name}[n] ~ {info.name}(...)`")
+        return None
+    if not _observed_once(ctx, stmt, sym, info):
         return None
     key = (lhs.name, ("slice", lhs.span.line, lhs.span.column))
     if sym.role is Role.LATENT and priors is not None and not _prior_once(ctx, lhs, (), priors, key):
