@@ -360,7 +360,7 @@ def prepare_data(spec: Spec, raw: dict, data_file: str | None = None,
                 continue
             if int(a) != int(b):
                 errors.append(Diagnostic("shape-mismatch", f"sizes differ with this data: {a} vs {b} ({chk.what})",
-                                         chk.span))
+                                         chk.span, chk.help))
     if not errors:
         from .datacheck import check_declared_sizes, check_index_uses, check_plate_sizes
 

@@ -57,8 +57,9 @@ def _plate_values(use: IndexUse, values: dict[str, Any], size_of) -> dict[str, n
     for k, p in enumerate(use.plates):
         shape = [1] * m
         n = int(size_of(p.size))
+        lo = 1 if p.start is None else int(size_of(p.start))
         shape[k] = n
-        out[p.index] = np.arange(1, n + 1).reshape(shape)
+        out[p.index] = np.arange(lo, lo + n).reshape(shape)
     return out
 
 
@@ -77,16 +78,16 @@ def check_index_uses(spec: Spec, values: dict[str, Any], size_of) -> tuple[list[
             continue
         bad = (idx < 1) | (idx > size)
         if np.any(bad):
-            errors.append(_out_of_range(use, idx, bad, size))
+            errors.append(_out_of_range(use, idx, bad, size, plates))
             continue
         used.setdefault((use.base, use.dim), []).append((use, idx))
     return errors, _unread_elements(spec, used, size_of)
 
 
-def _out_of_range(use: IndexUse, idx: np.ndarray, bad: np.ndarray, size: int) -> Diagnostic:
+def _out_of_range(use: IndexUse, idx: np.ndarray, bad: np.ndarray, size: int, plates: dict) -> Diagnostic:
     first = tuple(int(k) for k in np.argwhere(bad)[0]) if idx.ndim else ()
     value = int(idx[first]) if idx.ndim else int(idx)
-    where = ", ".join(f"{p.index} = {k + 1}" for p, k in zip(use.plates, first))
+    where = ", ".join(f"{p.index} = {int(plates[p.index].reshape(-1)[k])}" for p, k in zip(use.plates, first))
     text = expr_text(use.index)
     if isinstance(use.index, ir.Index) and all(isinstance(i, ir.Name) for i in use.index.indices) and where:
         field = f"{use.index.base.id}[{', '.join(str(k + 1) for k in first)}]"
@@ -101,9 +102,9 @@ def _out_of_range(use: IndexUse, idx: np.ndarray, bad: np.ndarray, size: int) ->
     names = {n.id for n in ir.walk(use.index) if isinstance(n, ir.Name)}
     if isinstance(use.index, ir.BinOp) and names and names <= plate_names:
         hint = (f"{use.base}[{text}] is a lag or lead, which has no value at the ends of the series: "
-                f"state the model for the elements that have one, e.g. `data {use.base}_next = {use.base}[2:N]` "
-                f"and `data {use.base}_prev = {use.base}[1:(N - 1)]`, then `{use.base}_next[t] ~ ... "
-                f"{use.base}_prev[t] ...` (N the length)")
+                f"state the model for the elements that have one, e.g. `y[2:N] ~ Normal(... {use.base}[1:(N - 1)] "
+                f"...)`, or in a loop over them: `for t in 2:N {{ y[t] ~ Normal(... {use.base}[t - 1] ...) }}` "
+                "(N the length)")
     elif lo == 0 and hi <= size - 1:
         hint = (f"these codes look 0-based (they run {lo}..{hi}): pplang's indices are 1-based, as in Stan; "
                 f"add 1 to them in the data (or write {use.base}[{text} + 1])")

@@ -191,8 +191,14 @@ class ExprLowering:
         return f"({ca} @ {cb})"
 
     def arange(self, pos: int, start: int = 0) -> str:
-        n = size(self.plates[pos].size)
-        code = f"jnp.arange({n})" if start == 0 else f"jnp.arange(1, {n} + 1)"
+        """The plate's positions (``start`` 0) or its index values (``start`` 1), along its axis."""
+        plate = self.plates[pos]
+        n = size(plate.size)
+        if plate.start is not None:  # t over lo..hi (a statement lifted out of a loop)
+            lo = size(plate.start) if start else f"{size(plate.start)} - 1"
+            code = f"jnp.arange({lo}, {lo} + {n})"
+        else:
+            code = f"jnp.arange({n})" if start == 0 else f"jnp.arange(1, {n} + 1)"
         trailing = len(self.plates) - 1 - pos
         return code + (f"[:, {', '.join(['None'] * trailing)}]" if trailing else "")
 
@@ -270,7 +276,9 @@ class ExprLowering:
                 continue
             if cur is not None:
                 items += ["None"] * (val - cur - 1)
-            items.append(":")
+            plate = self.plates[val]
+            first = f"{size(plate.start)} - 1" if plate.start is not None else None
+            items.append(":" if first is None else f"{first}:{first} + {size(plate.size)}")
             cur = val
         if cur is not None:
             items += ["None"] * (len(self.plates) - 1 - cur)

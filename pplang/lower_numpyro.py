@@ -252,8 +252,14 @@ class _Lowering:
         event = site.dist.event_rank + (1 if param in MATRIX_PARAMS else 0) if te.type.rank else 0
         return self.lowering(explicit).aligned(te, site.implicit + event)
 
+    def value(self, site: Site) -> str:
+        """The left side's value: the quantity, or its part (``y[2:T]``, ``y[t]`` over a loop's range)."""
+        if site.value is None:
+            return pyname(site.name)
+        return self.lowering(site.plates[: len(site.plates) - site.implicit])(site.value)
+
     def dist(self, site: Site, lower: ExprLowering) -> str:
-        value = pyname(site.name) if site.observed else None
+        value = self.value(site) if site.observed else None
         code = site.dist.constructor({p: self.arg(site, te, p) for p, te in site.args}, value)
         if site.truncation is not None:
             code = self.truncated(code, site, *site.truncation)
@@ -271,12 +277,12 @@ class _Lowering:
             # its log density is added, element by element within the plates
             self.enter(site.plates)
             lower = self.lowering(site.plates)
-            value = pyname(name) + (f"[{', '.join(lower.minus_one(e) for e in site.element)}]" if site.element else "")
+            value = self.value(site) + (f"[{', '.join(lower.minus_one(e) for e in site.element)}]" if site.element else "")
             lp = f"{self.dist(site, lower)}.log_prob({value})"
             extra = len(site.type.shape) - len(site.element) - len(site.plates) - site.dist.event_rank
             if extra > 0:
                 lp = f"jnp.sum({lp}, axis={_tuple([str(-k) for k in range(extra, 0, -1)])})"
-            label = f"_pp_prior_{name}" + (f"_{site.span.line}" if site.element else "")
+            label = f"_pp_prior_{name}" + (f"_{site.span.line}" if site.element or site.value is not None else "")
             self.w.line(f"numpyro.factor({literal(label)}, {lp})")
             return
         if site.method is Method.FLAT:
@@ -295,7 +301,7 @@ class _Lowering:
         lower = self.lowering(site.plates)
         code = self.dist(site, lower)
         if site.observed:
-            obs = pyname(name)
+            obs = self.value(site)
             if site.missing is not None and site.missing.mode == "masked":
                 code = f"{code}.mask({site.missing.mask})"
             self.w.line(f"numpyro.sample({literal(name)}, {code}, obs={obs})")

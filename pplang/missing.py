@@ -118,6 +118,10 @@ def impute(spec: Spec, where: dict[str, np.ndarray], shapes: dict[str, tuple[int
             fail("the model gives it no distribution, so there is nothing to impute it from",
                  f"give it one, e.g. `{name}[{idx}] ~ Normal(mu_{name}, sigma_{name})` (with priors on mu_{name} "
                  f"and sigma_{name}), to impute the missing entries; or drop the rows that lack them")
+        elif site.value is not None:
+            fail(f"only part of it has a distribution here ({name}[lo:hi] ~ ..., or ~ in a for loop), and missing "
+                 "entries of such data are not imputed yet",
+                 "fill in the values, or drop the rows that lack them")
         elif not _read_by(spec, name):
             missing[name] = Missing(name, "masked")
         elif site.dist.discrete:

@@ -113,6 +113,37 @@ def _discrete_groups(post, names: "_Dims") -> tuple[dict, dict, dict]:
     return arrays, dims, coords
 
 
+def observed_parts(model: Model, kwargs: dict) -> dict[str, tuple[np.ndarray, list[np.ndarray]]]:
+    """Quantities observed only in part (``y[2:T] ~ ...``, ``y[t] ~ ...`` in ``for t in 2:T``):
+    name -> (the observed values, as the site holds them; per axis, the 1-based positions of its
+    entries in the quantity). Both come from one trace of the model each: with the data, and with
+    the quantity replaced by the numbers of its elements."""
+    from .spec import Site
+
+    names = [s.name for s in model.spec.items if isinstance(s, Site) and s.observed and s.value is not None]
+    if not names:
+        return {}
+    import jax
+    from numpyro import handlers
+    from numpyro.infer.initialization import init_to_uniform
+
+    def observed_values(kw):
+        run = handlers.substitute(handlers.seed(model._as_written, jax.random.PRNGKey(0)),
+                                  substitute_fn=init_to_uniform)
+        tr = model._run_located(lambda: handlers.trace(run).get_trace(**kw))
+        return {n: np.asarray(tr[n]["value"]) for n in names}
+
+    values = observed_values(kwargs)
+    shapes = {n: np.shape(kwargs[n]) for n in names}
+    numbered = observed_values({**kwargs, **{n: np.arange(float(np.prod(shapes[n]))).reshape(shapes[n])
+                                             for n in names}})
+    out = {}
+    for n in names:
+        where = np.unravel_index(numbered[n].astype(np.int64), shapes[n])
+        out[n] = (values[n], [np.unique(w) + 1 for w in where])
+    return out
+
+
 def posterior_to_arviz(post, *, predictive: bool = True, prior: dict | None = None):
     """The InferenceData of a :class:`~pplang.runtime.Posterior` (see ``Posterior.to_arviz``)."""
     import arviz as az
@@ -139,14 +170,24 @@ def posterior_to_arviz(post, *, predictive: bool = True, prior: dict | None = No
     if prior is not None:
         groups["prior"] = {k: v[None] for k, v in model.public(prior).items() if k not in model.observed}
         groups["prior_predictive"] = {k: prior[k][None] for k in model.observed if k in prior}
+    # a quantity observed in part (y[2:T] ~ ...): observed_data and log_likelihood hold that part, its
+    # axes named y_part_dim_k with the positions of the entries as coordinates
+    parts = observed_parts(model, post.data)
+    part_dims, part_coords = {}, {}
+    for k, (value, positions) in parts.items():
+        observed[k] = value
+        part_dims[k] = [f"{k}_part_dim_{j + 1}" for j in range(len(positions))]
+        part_coords.update(zip(part_dims[k], positions))
     dims: dict[str, list[str]] = {}
     for group, arrays in groups.items():
         if group != "sample_stats":
-            dims.update(names.of(arrays, 0 if group in ("observed_data", "constant_data") else 2))
+            dims.update(names.of({k: v for k, v in arrays.items() if k not in parts},
+                                 0 if group in ("observed_data", "constant_data") else 2))
+    dims.update(part_dims)
     probs, prob_dims, prob_coords = _discrete_groups(post, names)
     groups["posterior"].update(probs)
     dims.update(prob_dims)
-    idata = az.from_dict(**groups, dims=dims, coords={**names.coords, **prob_coords})
+    idata = az.from_dict(**groups, dims=dims, coords={**names.coords, **prob_coords, **part_coords})
     return _with_attrs(idata, run_attrs(model, post.data_file, post.seed, post.settings_record))
 
 

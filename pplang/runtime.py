@@ -259,6 +259,7 @@ class Model:
         import jax
         from numpyro.infer import Predictive
 
+        self._refuse_partial_observations("draw from the prior")
         with precision(float64):
             kwargs = self.predictive_data(data, data_file)
             draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
@@ -351,6 +352,20 @@ class Model:
                     stmt.span, "posterior predictive and prediction draw every observed quantity afresh, so it "
                     "cannot also serve as a covariate; the log-likelihood is still available")],
                     source=self.source, file=self.path)
+        self._refuse_partial_observations("draw replicated data")
+
+    def _refuse_partial_observations(self, what: str) -> None:
+        """Drawing an observed quantity afresh needs it observed whole: a statement about part of it
+        (``y[2:T] ~ ...``, or ``y[t] ~ ...`` in ``for t in 2:T``) says nothing about its other elements."""
+        from .spec import Site
+
+        part = next((s for s in self.spec.items if isinstance(s, Site) and s.observed and s.value is not None), None)
+        if part is not None:
+            raise PplangError([Diagnostic(
+                "unsupported", f'cannot {what}: only part of observed "{part.name}" has a distribution here',
+                part.span, f"the other elements of {part.name} have none to draw from; to draw this part, observe "
+                f"it as derived data: `data {part.name}_part = {part.name}[lo:hi]` then `{part.name}_part ~ ...`; "
+                "the log-likelihood of the part is available")], source=self.source, file=self.path)
 
     def replicate(self, samples: dict[str, np.ndarray], data: dict, *, seed: int = 0) -> dict[str, np.ndarray]:
         """Posterior predictive: draw each observed quantity once per posterior draw (``samples``

@@ -118,13 +118,15 @@ class TExpr:
 
 @dataclass(frozen=True, slots=True)
 class Plate:
-    """A plate: index variable ``index`` ranges over 1..``size``; rendered as
+    """A plate: index variable ``index`` ranges over 1..``size``, or over ``start``..``start + size
+    - 1`` when ``start`` is given (a ``~`` lifted out of ``for t in lo:hi``); rendered as
     ``numpyro.plate(name, size, dim=dim)``."""
 
     index: str
     size: ir.Expr
     name: str
     dim: int
+    start: ir.Expr | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,9 @@ class Site:
     ``element`` the constant indices of ``phi[1] ~ ...`` (method FACTOR on a declared parameter);
     ``offset`` added to an enumerated site's NumPyro outcomes to give the model's value (a
     Categorical's 1, a DiscreteUniform's low: enumeration counts 0..size-1); ``missing`` how the null
-    entries of observed data are imputed (:mod:`pplang.missing`)."""
+    entries of observed data are imputed (:mod:`pplang.missing`); ``value`` the left side when it
+    is only part of the quantity (``y[2:T] ~ ...``, or ``y[t] ~ ...`` lifted out of a loop over
+    ``t in 2:T``): what is observed, or whose log density is added (method FACTOR)."""
 
     name: str
     role: Role
@@ -170,6 +174,7 @@ class Site:
     element: tuple[TExpr, ...] = ()
     offset: ir.Expr | None = None
     missing: Missing | None = None
+    value: TExpr | None = None
 
     @property
     def observed(self) -> bool:
@@ -304,6 +309,7 @@ class SizeCheck:
     right: ir.Expr
     span: ir.Span
     what: str
+    help: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,7 +488,12 @@ def _vtype_text(v: VType) -> str:
 
 
 def _plates_text(plates: tuple[Plate, ...]) -> str:
-    return ", ".join(f"{p.index} in 1:{_expr_text(p.size)} (plate {p.name!r}, dim {p.dim})" for p in plates) or "-"
+    def first(p: Plate) -> str:
+        n = _expr_text(p.size)
+        return f"1:{n}" if p.start is None else f"{_expr_text(p.start)}:({_expr_text(p.start)} + {n} - 1)"
+
+    return ", ".join(f"{p.index} in {first(p)} (plate {p.name!r}, dim {p.dim})"
+                     for p in plates) or "-"
 
 
 def _ann_text(a: ir.Annotation) -> str:
@@ -515,6 +526,8 @@ def _item_lines(item: Item) -> list[str]:
             lines += [f"  arg {p} = {_texpr_text(e)}" for p, e in item.args]
             if item.offset is not None:
                 lines.append(f"  value = NumPyro's outcome + {_expr_text(item.offset)}")
+            if item.value is not None:
+                lines.append(f"  left side: {_texpr_text(item.value)}")
             if item.missing is not None:
                 lines.append(f"  missing entries: {item.missing.mode} ({item.missing.support})")
             if item.truncation is not None:

@@ -35,7 +35,7 @@ def check(program: ir.Program) -> Spec:
     ctx.occurrences = plates.program_occurrences(program)
     local = {s.lhs.name for s in _flatten(program.statements) if isinstance(s, ir.Define) and s.local}
     sampled = {s.lhs.name for s in program.statements  # a whole (or per plate element) prior
-               if isinstance(s, ir.Sample) and not (s.lhs.indices and isinstance(s.lhs.indices[0], ir.Num))
+               if isinstance(s, ir.Sample) and not (s.lhs.indices and isinstance(s.lhs.indices[0], (ir.Num, ir.Range)))
                and functions.density(s.dist.dist) is None}
     state = loops.LoopState()
     priors: dict[str, ir.Span] = {}
@@ -68,9 +68,12 @@ def check(program: ir.Program) -> Spec:
                 items.append(sites.target(ctx, stmt))
             case ir.For():
                 loop = loops.for_loop(ctx, state, stmt, local)
-                items.append(loop)
-                if loop is not None:
+                if loop is not None and loop.body:
+                    items.append(loop)
                     ctx.definitions.update({name: loop for name in loop.defined})
+                if loop is not None:  # `~` and `target +=` of the body: lifted out, vectorised over t
+                    items += [loops.lifted(ctx, b, stmt, priors) for b in stmt.body
+                              if isinstance(b, (ir.Sample, ir.Target))]
             case ir.Generated():
                 generated.append(_generated(ctx, stmt))
             case ir.FunctionDef():

@@ -72,14 +72,14 @@ class Context:
         """True when ``expr`` depends only on literals and data (known before sampling)."""
         return all(self.symbols[n].role in (Role.DATA, Role.DERIVED) for n in names_in(expr) if n in self.symbols)
 
-    def size_equal(self, a: ir.Expr, b: ir.Expr, span: ir.Span, what: str) -> None:
+    def size_equal(self, a: ir.Expr, b: ir.Expr, span: ir.Span, what: str, help: str | None = None) -> None:
         """Require two sizes to be equal: now when both are literals, else once data is known."""
         if a == b:
             return
         if isinstance(a, ir.Num) and isinstance(b, ir.Num):
-            self.err("shape-mismatch", f"sizes differ: {int(a.value)} vs {int(b.value)} ({what})", span)
+            self.err("shape-mismatch", f"sizes differ: {int(a.value)} vs {int(b.value)} ({what})", span, help)
             return
-        self.size_checks.append(SizeCheck(a, b, span, what))
+        self.size_checks.append(SizeCheck(a, b, span, what, help))
 
     def plate_order(self, *groups: tuple[str, ...]) -> tuple[str, ...]:
         used = set().union(*groups)

@@ -166,8 +166,11 @@ def _index(ctx: Context, e: ir.Index) -> TExpr | None:
             return None
         if isinstance(idx, ir.Name) and ti.type.plates == (idx.id,):
             plate = next(p for p in ctx.plates if p.index == idx.id)
-            ctx.size_equal(plate.size, shape[j], idx.span,
-                           f'range of "{idx.id}" vs size of "{base.id}" along dimension {j + 1}')
+            if plate.start is None:
+                ctx.size_equal(plate.size, shape[j], idx.span,
+                               f'range of "{idx.id}" vs size of "{base.id}" along dimension {j + 1}')
+            else:  # part of the dimension (a statement lifted out of a loop): checked with the data
+                _note_index_use(ctx, base.id, j, shape[j], idx, e.span)
         else:
             _note_index_use(ctx, base.id, j, shape[j], idx, e.span)
         if ti.type.dims:  # multi-indexing: one element per entry of the integer array

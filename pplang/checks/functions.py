@@ -307,8 +307,9 @@ class Functions:
             return None
         return next((name + s for s in DENSITY_SUFFIXES if name + s in self.all), None)
 
-    def density_statement(self, ctx: Context, stmt: ir.Sample) -> Factor | None:
-        """``y[n] ~ my_dist(mu, sigma)`` is ``target += my_dist_lpdf(y[n] | mu, sigma)`` (Stan's rule)."""
+    def density_statement(self, ctx: Context, stmt: ir.Sample, loop: ir.For | None = None) -> Factor | None:
+        """``y[n] ~ my_dist(mu, sigma)`` is ``target += my_dist_lpdf(y[n] | mu, sigma)`` (Stan's rule);
+        in the body of ``loop``, lifted out of it as ``target +=`` is."""
         from .sites import _jacobian_warning, target
 
         fname = self.density(stmt.dist.dist)
@@ -332,7 +333,7 @@ class Functions:
         value = ir.Index(ir.Name(lhs.name, lhs.span), lhs.indices, lhs.span) if lhs.indices else ir.Name(
             lhs.name, lhs.span)
         item = target(ctx, ir.Target(ir.Call(fname, (value,) + call.args, call.kwargs, call.span, call.dist_span),
-                                     stmt.span))
+                                     stmt.span), loop)
         if item is not None and sym.role in (Role.DETERMINISTIC, Role.LOCAL):
             _jacobian_warning(ctx, stmt, lhs.name)
         if item is not None and sym.role is Role.LATENT:

@@ -8,7 +8,8 @@ it in the same body.
 from __future__ import annotations
 
 from .. import ir
-from ..spec import InitElement, Loop, LoopDef, Role, Symbol, Type
+from ..spec import Factor, InitElement, Loop, LoopDef, Role, Site, Symbol, Type
+from . import sites
 from .context import RESERVED, Context
 from .exprs import expr
 from .plates import bind_plates
@@ -70,10 +71,11 @@ def for_loop(ctx: Context, state: LoopState, stmt: ir.For, local: set[str]) -> L
         return None
     defined: list[str] = []
     for b in stmt.body:
+        if isinstance(b, (ir.Sample, ir.Target)):
+            continue  # lifted out of the loop by the driver (:func:`lifted`)
         if not isinstance(b, ir.Define):
-            ctx.err("unsupported", "a for loop may only define values (x[t] = ...)", b.span,
-                    "write sampling statements and target += after the loop: y[t] ~ Normal(mu, sigma[t]) "
-                    "is vectorised over t")
+            ctx.err("unsupported", "a for loop may only hold definitions (x[t] = ...), `~` statements and "
+                    "`target +=`", b.span, "write other statements before or after the loop")
             return None
         if not b.lhs.indices or b.lhs.indices[0] != ir.Name(var):
             ctx.err("invalid-lhs", f"inside `for {var}`, define elements {b.lhs.name}[{var}] or "
@@ -101,7 +103,7 @@ def for_loop(ctx: Context, state: LoopState, stmt: ir.For, local: set[str]) -> L
     body: list[LoopDef] = []
     ctx.loop_var = var
     try:
-        for i, b in enumerate(stmt.body):
+        for i, b in enumerate(b for b in stmt.body if isinstance(b, ir.Define)):
             item = _body_define(ctx, b, stmt, defined[:i], defined, recursive, local)
             if item is None:
                 return None
@@ -156,3 +158,15 @@ def _body_define(ctx: Context, b: ir.Define, loop: ir.For, before, defined, recu
         role = Role.LOCAL if name in local else Role.DETERMINISTIC
         ctx.declare(Symbol(name, role, Type("real", (loop.hi,) + elem_shape), b.lhs.span))
     return LoopDef(name, plates, te, elem_shape, b.span)
+
+
+def lifted(ctx: Context, stmt: ir.Sample | ir.Target, loop: ir.For, priors: dict) -> Site | Factor | None:
+    """A ``~`` or ``target +=`` in a loop body never feeds the recursion, so it is lifted out of the
+    loop: checked after it, as if written there, with the loop variable a plate over lo..hi only
+    (one vectorised statement, not one per step)."""
+    ctx.plates = ()
+    if isinstance(stmt, ir.Sample):
+        if ctx.functions.density(stmt.dist.dist) is not None:  # `~` with a user-defined density
+            return ctx.functions.density_statement(ctx, stmt, loop)
+        return sites.sample(ctx, stmt, priors=priors, loop=loop)
+    return sites.target(ctx, stmt, loop=loop)

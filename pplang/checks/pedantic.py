@@ -52,7 +52,7 @@ def pedantic(ctx: Context, spec: Spec, program: ir.Program) -> None:
                 ctx.warn("uniform-bounds", f'the Uniform prior of "{sym.name}" does not match its declared bounds',
                          site.span, f"declare {sym.name} with <lower=..., upper=...> equal to the Uniform's "
                          "bounds, so the sampler never leaves the prior's support")
-    element_priors = {s.name for s in spec.sites() if s.element}
+    element_priors = {s.name for s in spec.sites() if s.element or s.value is not None}  # part of it
     element_priors |= ctx.functions.density_priors if ctx.functions is not None else set()
     for item in spec.items:
         if isinstance(item, FlatParam) and item.name not in element_priors and not _proper(ctx, item):

@@ -114,4 +114,6 @@ def extend(plates: tuple[Plate, ...], name: str, dims: tuple[ir.Expr, ...]) -> t
     if len(set(plate_names)) != len(plate_names):
         plate_names = taken + [f"_pp_plate{n[3:]}" for n in names[len(plates):]]
     m = len(names)
-    return tuple(Plate(i, s, pn, -(m - k)) for k, (i, s, pn) in enumerate(zip(names, sizes, plate_names)))
+    starts = [p.start for p in plates] + [None] * len(dims)  # a lifted statement's plate keeps its start
+    return tuple(Plate(i, s, pn, -(m - k), st)
+                 for k, (i, s, pn, st) in enumerate(zip(names, sizes, plate_names, starts)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from .. import ir
 from ..distributions import REGISTRY, DistInfo, suggest_distribution
-from ..spec import (EVENT_RANK, MATRIX_TYPES, VECTOR_TYPES, Definition, Derived, Factor, Method, Role, Site,
-                    IndexUse, Symbol, TExpr, Type, is_num)
+from ..spec import (EVENT_RANK, MATRIX_TYPES, VECTOR_TYPES, Definition, Derived, Factor, Method, Plate, Role,
+                    Site, IndexUse, Symbol, TExpr, Type, expr_text, is_num)
 from .context import Context, suggest
 from .exprs import expr
 from .plates import bind_plates, extend
@@ -122,11 +122,15 @@ def bind_args(ctx: Context, call: ir.DistCall, info: DistInfo) -> dict[str, ir.E
     return args
 
 
-def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict | None = None) -> Site | None:
+def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict | None = None,
+           loop: ir.For | None = None) -> Site | None:
     """``lhs ~ Dist(...)``: an observation (data on the left), a declared parameter's prior (whole,
     per plate element, or of single elements ``phi[1] ~ ...``), a density on a defined quantity, or
-    a new latent (or generated draw) whose type follows from its plates and the distribution."""
+    a new latent (or generated draw) whose type follows from its plates and the distribution.
+    ``loop``: the statement was written in the body of that loop, and covers its range only."""
     lhs = stmt.lhs
+    if any(isinstance(i, ir.Range) for i in lhs.indices):
+        return _slice_sample(ctx, stmt, generated, priors)
     sym = ctx.symbols.get(lhs.name)
     info = REGISTRY.get(stmt.dist.dist)
     if info is None:
@@ -152,14 +156,21 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
                 "element by element", lhs.indices[0].span,
                 f"declare it first (`param {lhs.name}: vector[K]`), or index it by fresh index variables")
         return None
-    if sym is not None and sym.role is Role.LATENT and priors is not None and not _prior_once(ctx, lhs, consts, priors):
+    if loop is not None and not (_liftable(ctx, stmt, loop, sym, defined) and _observed_once(ctx, stmt, sym, info)):
+        return None
+    key = (lhs.name, ("loop", lhs.span.line, lhs.span.column)) if loop is not None else None
+    if sym is not None and sym.role is Role.LATENT and priors is not None and \
+            not _prior_once(ctx, lhs, consts, priors, key):
         return None
     rest = ir.Lhs(lhs.name, lhs.indices[len(consts):], lhs.span)
     plates = bind_plates(ctx, rest, stmt, offset=len(consts), shape=sym.type.shape if sym is not None else None)
     if plates is None:
         ctx.failed.add(lhs.name)
         return None
+    if loop is not None:  # the loop's index ranges over lo..hi only
+        plates = (_replace(loop_plate(loop), dim=plates[0].dim),) + plates[1:]
     ctx.plates = plates
+    value = expr(ctx, ir.Index(ir.Name(lhs.name, lhs.span), lhs.indices, lhs.span)) if loop is not None else None
     element = tuple(expr(ctx, c) for c in consts)
     if consts:
         for j, c in enumerate(consts):
@@ -187,7 +198,7 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
         t = sym.type
         if observed:
             method = Method.PLAIN
-        elif defined or consts:
+        elif defined or consts or loop is not None:
             method = Method.FACTOR
         else:
             method = param_method(ctx, t, info, raw, stmt.dist)
@@ -229,7 +240,121 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
         return None
     reparam = check_reparam(ctx, stmt, info, method, observed, generated)
     args = tuple((p, typed[p]) for p in info.params if p in typed)
-    return Site(lhs.name, role, t, plates, info, args, trunc, method, reparam, stmt.span, len(implicit), element)
+    return Site(lhs.name, role, t, plates, info, args, trunc, method, reparam, stmt.span, len(implicit), element,
+                value=value)
+
+
+def loop_plate(loop: ir.For) -> Plate:
+    """The plate of a statement lifted out of ``for t in lo:hi``: t over lo..hi."""
+    lo, hi = loop.lo, loop.hi
+    one = ir.Num(1.0, True)
+    if isinstance(lo, ir.Num):
+        n = hi if lo.value == 1 else ir.BinOp("-", hi, ir.Num(lo.value - 1, True))
+    else:
+        n = ir.BinOp("+", ir.BinOp("-", hi, lo), one)
+    return Plate(loop.var, n, f"_pp_plate_{loop.var}_{loop.span.line}", -1, None if is_num(lo, 1) else lo)
+
+
+def _liftable(ctx: Context, stmt: ir.Sample, loop: ir.For, sym: Symbol | None, defined: bool) -> bool:
+    """A ``~`` in a loop body is lifted out of the loop: its left side must exist already (data, a
+    declared parameter, a quantity defined in or before the loop) and be indexed by the loop's
+    variable first."""
+    lhs, var = stmt.lhs, loop.var
+    if not lhs.indices or lhs.indices[0] != ir.Name(var):
+        ctx.err("invalid-lhs", f"inside `for {var}`, a `~` statement is about element {var}: write "
+                f"{lhs.name}[{var}] ~ ...", lhs.span,
+                f"a statement that does not depend on {var} goes before or after the loop")
+        return False
+    if sym is None or not (sym.role in (Role.DATA, Role.DERIVED) or defined or sym.role is Role.LATENT and sym.declared):
+        ctx.err("invalid-lhs", f'inside a for loop, the left of `~` must be data, a declared parameter or a '
+                f'defined quantity: "{lhs.name}" is none of these', lhs.span,
+                f"declare it (`param {lhs.name}: vector[N]`), or write `{lhs.name}[{var}] ~ ...` after the loop")
+        return False
+    return True
+
+
+def _observed_once(ctx: Context, stmt: ir.Sample, sym: Symbol | None, info: DistInfo) -> bool:
+    """Data is one NumPyro site: a part of it (a slice, a statement in a loop) cannot be observed
+    by a second statement."""
+    if sym is None or not sym.observed:
+        return True
+    lhs = stmt.lhs
+    lpdf = f"{_snake(info.name)}_{'lpmf' if info.discrete else 'lpdf'}"
+    ctx.err("duplicate-definition", f'"{lhs.name}" is already observed by an earlier `~` statement', lhs.span,
+            f"observe each quantity in one `~` statement; add the log density of another part with "
+            f"`target += {lpdf}({lhs.name}[lo:hi] | ...)`")
+    return False
+
+
+def _slice_sample(ctx: Context, stmt: ir.Sample, generated: bool, priors: dict | None) -> Site | None:
+    """``x[lo:hi] ~ D(...)``, as in Stan: the log density of elements lo..hi, element-wise; the
+    arguments are scalars or have the slice's length. Data is observed as that slice; a declared
+    parameter or a defined quantity gets the density added (method FACTOR)."""
+    lhs = stmt.lhs
+    sym = ctx.symbols.get(lhs.name)
+    info = REGISTRY.get(stmt.dist.dist)
+    if info is None:
+        ctx.err("unknown-distribution", f'unknown distribution "{stmt.dist.dist}"', stmt.dist.dist_span,
+                suggest_distribution(stmt.dist.dist))
+        return None
+    rng = next(i for i in lhs.indices if isinstance(i, ir.Range))
+    if len(lhs.indices) != 1:
+        ctx.err("invalid-lhs", "a range on the left of `~` must be the only index", rng.span,
+                f"slice one dimension, e.g. {lhs.name}[2:T] ~ ..., or index by fresh index variables")
+        return None
+    defined = sym is not None and sym.role in (Role.DETERMINISTIC, Role.LOCAL)
+    observed = sym is not None and sym.role in (Role.DATA, Role.DERIVED)
+    if generated or sym is None or not (observed or defined or sym.role is Role.LATENT and sym.declared):
+        ctx.err("invalid-lhs", "only data, a declared parameter or a defined quantity can be sliced on the "
+                "left of `~`", rng.span,
+                f"write generated {lhs.name}[n] ~ ..." if generated else
+                f"declare it first (`param {lhs.name}: vector[N]`), or write {lhs.name}[n] ~ ... for every element")
+        return None
+    if info.discrete and not observed:
+        ctx.err("invalid-type", f'"{lhs.name}" is a discrete latent: it cannot be given a distribution by slices',
+                stmt.dist.dist_span, f"leave it undeclared and write `{lhs.name}[n] ~ {info.name}(...)`")
+        return None
+    if not _observed_once(ctx, stmt, sym, info):
+        return None
+    key = (lhs.name, ("slice", lhs.span.line, lhs.span.column))
+    if sym.role is Role.LATENT and priors is not None and not _prior_once(ctx, lhs, (), priors, key):
+        return None
+    value = expr(ctx, ir.Index(ir.Name(lhs.name, lhs.span), lhs.indices, lhs.span))
+    if value is None:
+        ctx.failed.add(lhs.name)
+        return None
+    t = Type(sym.type.elem, value.type.dims)
+    raw = bind_args(ctx, stmt.dist, info)
+    if raw is not None:
+        raw = _value_args(ctx, stmt, info, raw, _replace(sym, type=t), observed)
+    if raw is None:
+        return None
+    typed = {k: expr(ctx, v) for k, v in raw.items()}
+    trunc = None
+    if stmt.dist.truncation is not None:
+        trunc = tuple(None if b is None else expr(ctx, b) for b in stmt.dist.truncation)
+        if any(b is not None and tb is None for b, tb in zip(stmt.dist.truncation, trunc)):
+            return None
+    if any(te is None for te in typed.values()):
+        return None
+    event = info.event_rank
+    implicit = t.shape[: len(t.shape) - event] if event <= len(t.shape) else t.shape
+    plates = extend((), lhs.name, implicit)
+    ctx.plates = plates
+    length = expr_text(implicit[0]) if implicit else "1"
+    help_ = (f"{lhs.name}[{expr_text(rng)}] has {length} element(s): give an argument of that length, or a "
+             "scalar (the same for every element)")
+    for pname, te in typed.items():
+        _check_arg_shape(ctx, te, implicit, info, pname, help_)
+    if observed:
+        ctx.symbols[lhs.name] = _replace(sym, observed=True)
+    elif defined:
+        _jacobian_warning(ctx, stmt, sym.name)
+    method = Method.PLAIN if observed else Method.FACTOR
+    reparam = check_reparam(ctx, stmt, info, method, observed, generated)
+    args = tuple((p, typed[p]) for p in info.params if p in typed)
+    return Site(lhs.name, sym.role, t, plates, info, args, trunc, method, reparam, stmt.span, len(implicit),
+                value=value)
 
 
 def finite_support(info: DistInfo, typed: dict) -> bool:
@@ -265,11 +390,13 @@ def _check_constant_index(ctx: Context, name: str, dim: int, idx: ir.Expr, size:
         ctx.index_uses.append(IndexUse(name, dim, size, idx, idx.span))
 
 
-def _prior_once(ctx: Context, lhs: ir.Lhs, consts, priors: dict) -> bool:
+def _prior_once(ctx: Context, lhs: ir.Lhs, consts, priors: dict, key=None) -> bool:
     """A declared parameter gets one prior: whole (or per plate element) once, or element by
-    element with each element once."""
-    key = (lhs.name, tuple(int(c.value) for c in consts)) if consts else lhs.name
-    clash = priors.get(key) or (priors.get(lhs.name) if consts else next(
+    element with each element once (``key`` names a part: a slice, or the statement in a loop;
+    parts are not checked against each other, their bounds being data)."""
+    part = key is not None
+    key = key or ((lhs.name, tuple(int(c.value) for c in consts)) if consts else lhs.name)
+    clash = priors.get(key) or (priors.get(lhs.name) if consts or part else next(
         (v for k, v in priors.items() if isinstance(k, tuple) and k[0] == lhs.name), None))
     if clash is not None:
         ctx.err("duplicate-definition", f'"{lhs.name}" is given two priors (line {clash.line})', lhs.span,
@@ -360,7 +487,7 @@ def param_method(ctx: Context, t: Type, info: DistInfo, args: dict[str, ir.Expr]
     return Method.FLAT
 
 
-def _check_arg_shape(ctx: Context, te: TExpr, implicit, info: DistInfo, param: str) -> None:
+def _check_arg_shape(ctx: Context, te: TExpr, implicit, info: DistInfo, param: str, help: str | None = None) -> None:
     event_rank = info.param_rank(param)
     if param in dict(info.ranks) and te.type.rank < event_rank:
         ctx.err("shape-mismatch", f"{info.name}'s {param} needs {event_rank} dimension(s), this argument has "
@@ -375,7 +502,7 @@ def _check_arg_shape(ctx: Context, te: TExpr, implicit, info: DistInfo, param: s
                 "index the argument with the left side's index variables")
         return
     for a, b in zip(batch, implicit[len(implicit) - len(batch):]):
-        ctx.size_equal(a, b, te.node.span, "argument size vs left side size")
+        ctx.size_equal(a, b, te.node.span, "argument size vs left side size", help)
 
 
 def define(ctx: Context, stmt: ir.Define, role: Role) -> Definition | None:
@@ -419,21 +546,25 @@ def define(ctx: Context, stmt: ir.Define, role: Role) -> Definition | None:
     return Definition(lhs.name, role, t, plates, te, stmt.span, broadcast)
 
 
-def target(ctx: Context, stmt: ir.Target) -> Factor | None:
+def target(ctx: Context, stmt: ir.Target, loop: ir.For | None = None) -> Factor | None:
     """``target += value``; index variables that are free in the value and index a declared array
-    (``normal_lpdf(y[n] | mu, sigma)``) are plates of the statement."""
+    (``normal_lpdf(y[n] | mu, sigma)``) are plates of the statement; written in a loop body, the
+    loop's variable is its first plate, over the loop's range."""
     free = []
     for node in ir.walk(stmt.value):
         if isinstance(node, ir.Index):
             for idx in node.indices:
                 if isinstance(idx, ir.Name) and idx.id not in ctx.symbols and idx.id != ctx.loop_var \
-                        and idx.id not in free and idx.id not in ctx.failed:
+                        and idx.id not in free and idx.id not in ctx.failed and (loop is None or idx.id != loop.var):
                     free.append(idx.id)
     plates = ()
     if free:
         plates = bind_plates(ctx, ir.Lhs("target", tuple(ir.Name(n) for n in free), stmt.span), stmt)
         if plates is None:
             return None
+    if loop is not None:
+        m = len(plates) + 1
+        plates = tuple(_replace(p, dim=-(m - k)) for k, p in enumerate((loop_plate(loop),) + plates))
     ctx.plates = plates
     te = expr(ctx, stmt.value)
     return None if te is None else Factor(te, stmt.span, plates)
