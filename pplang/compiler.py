@@ -1,5 +1,5 @@
 """The driver: source text -> IR -> checked model (spec) -> enumeration of discrete latents (spec ->
-spec) -> NumPyro source -> Model."""
+spec) -> statement order (spec -> spec) -> NumPyro source -> Model."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from lark.exceptions import VisitError
 from .diagnostics import Diagnostic, PplangError
 from .enumerate import enumerate_discrete
 from .ir import Span
+from .order import order
 from .runtime import Model
 
 
@@ -20,7 +21,7 @@ def compile(source: str, path: str = "<string>") -> Model:  # noqa: A001 - the p
     try:
         try:
             program = syntax.parse(source)
-            spec = enumerate_discrete(checks.check(program))
+            spec = order(enumerate_discrete(checks.check(program)))
             lowered = lower_numpyro.lower(spec, Path(path).name)
         except (RecursionError, VisitError) as exc:
             if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
