@@ -99,11 +99,11 @@ def mean_shift(draws: dict[str, np.ndarray], log_weights: np.ndarray, names: lis
         if name not in draws:
             continue
         x = np.asarray(draws[name], dtype=np.float64).reshape(len(w), -1)
-        mean = w @ x
-        sd = np.sqrt(np.maximum(w @ (x - mean) ** 2, 0.0))
-        approx = (np.asarray(estimate[name], dtype=np.float64).reshape(-1) if estimate is not None
-                  else x.mean(axis=0))
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):  # draws that overflow (a scale's exp): their column is NaN, skipped
+            mean = w @ x
+            sd = np.sqrt(np.maximum(w @ (x - mean) ** 2, 0.0))
+            approx = (np.asarray(estimate[name], dtype=np.float64).reshape(-1) if estimate is not None
+                      else x.mean(axis=0))
             shift = np.where(sd > 0, np.abs(approx - mean) / sd, 0.0)
         if not np.isfinite(shift).any():
             continue
