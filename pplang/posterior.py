@@ -190,7 +190,7 @@ class Posterior:
                 grouped.update(self.generated(grouped=True))
                 names += self.model.generated_names
             rows: dict[str, dict[str, float | None]] = {}
-            stats = _summarize_together({name: grouped[name] for name in names if name in grouped}, summarize)
+            stats = _summarize_together({name: grouped[name] for name in names if name in grouped})
             for name, by_stat in stats.items():
                 for flat, idx in flat_names(name, np.shape(grouped[name])[2:]):
                     rows[flat] = {k: _finite_or_none(v[idx]) for k, v in by_stat.items()}
@@ -243,11 +243,13 @@ class Posterior:
         return out
 
 
-def _summarize_together(arrays: dict[str, Any], summarize) -> dict[str, dict[str, np.ndarray]]:
+def _summarize_together(arrays: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
     """``summarize`` of each (chain, draw, ...) array, computed in one call per dtype over all
     quantities side by side (so that many chains' statistics are split among threads by element,
     not only within one quantity). Each element's numbers depend on its own draws alone (the
     float64 sums of float32 draws for mean and sd can differ from a quantity alone in the last bits)."""
+    from .convergence import summarize
+
     groups: dict[np.dtype, list[tuple[str, np.ndarray]]] = {}
     for name, a in arrays.items():
         a = np.asarray(a)

@@ -156,7 +156,7 @@ def test_quantities_summarised_side_by_side_equal_each_alone():
     rng = np.random.default_rng(4)
     arrays = {"mu": rng.normal(size=(3, 50)).astype(np.float32), "theta": rng.normal(size=(3, 50, 2, 2)),
               "k": rng.integers(0, 5, size=(3, 50, 3)), "s": rng.normal(size=(3, 50, 2)).astype(np.float32)}
-    together = _summarize_together(arrays, summarize)
+    together = _summarize_together(arrays)
     assert list(together) == list(arrays)
     for name, a in arrays.items():
         alone = summarize(a)

@@ -175,22 +175,12 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
     if consts:
         for j, c in enumerate(consts):
             _check_constant_index(ctx, lhs.name, j, c, sym.type.shape[j])
-    raw = bind_args(ctx, stmt.dist, info)
     observed = sym is not None and sym.role in (Role.DATA, Role.DERIVED)
-    if raw is not None:
-        raw = _value_args(ctx, stmt, info, raw, sym, observed)
-    if raw is None:
+    args = _typed_args(ctx, stmt, info, sym, observed)
+    if args is None or None in element:
         ctx.failed.add(lhs.name)
         return None
-    typed = {k: expr(ctx, v) for k, v in raw.items()}
-    trunc = None
-    if stmt.dist.truncation is not None:
-        trunc = tuple(None if b is None else expr(ctx, b) for b in stmt.dist.truncation)
-        if any(b is not None and t is None for b, t in zip(stmt.dist.truncation, trunc)):
-            typed["_"] = None
-    if any(t is None for t in typed.values()) or None in element:
-        ctx.failed.add(lhs.name)
-        return None
+    raw, typed, trunc = args
     if sym is None:
         t = _new_type(plates, info, typed)
         method = Method.PLAIN
@@ -324,19 +314,10 @@ def _slice_sample(ctx: Context, stmt: ir.Sample, generated: bool, priors: dict |
         ctx.failed.add(lhs.name)
         return None
     t = Type(sym.type.elem, value.type.dims)
-    raw = bind_args(ctx, stmt.dist, info)
-    if raw is not None:
-        raw = _value_args(ctx, stmt, info, raw, _replace(sym, type=t), observed)
-    if raw is None:
+    args = _typed_args(ctx, stmt, info, _replace(sym, type=t), observed)
+    if args is None:
         return None
-    typed = {k: expr(ctx, v) for k, v in raw.items()}
-    trunc = None
-    if stmt.dist.truncation is not None:
-        trunc = tuple(None if b is None else expr(ctx, b) for b in stmt.dist.truncation)
-        if any(b is not None and tb is None for b, tb in zip(stmt.dist.truncation, trunc)):
-            return None
-    if any(te is None for te in typed.values()):
-        return None
+    raw, typed, trunc = args
     event = info.event_rank
     implicit = t.shape[: len(t.shape) - event] if event <= len(t.shape) else t.shape
     plates = extend((), lhs.name, implicit)
@@ -419,6 +400,26 @@ def _jacobian_warning(ctx: Context, stmt: ir.Sample, name: str) -> None:
 
 
 _DECLARED = {"corr_matrix": "corr_matrix", "corr_cholesky": "cholesky_factor_corr"}  # support -> declared type
+
+
+def _typed_args(ctx, stmt, info, sym, observed: bool):
+    """The distribution's arguments bound by name and checked against the left side (``raw``),
+    typed, and its truncation bounds typed: ``(raw, typed, trunc)``, or None where any of them
+    failed (reported)."""
+    raw = bind_args(ctx, stmt.dist, info)
+    if raw is not None:
+        raw = _value_args(ctx, stmt, info, raw, sym, observed)
+    if raw is None:
+        return None
+    typed = {k: expr(ctx, v) for k, v in raw.items()}
+    trunc = None
+    if stmt.dist.truncation is not None:
+        trunc = tuple(None if b is None else expr(ctx, b) for b in stmt.dist.truncation)
+        if any(b is not None and tb is None for b, tb in zip(stmt.dist.truncation, trunc)):
+            return None
+    if any(te is None for te in typed.values()):
+        return None
+    return raw, typed, trunc
 
 
 def _value_args(ctx: Context, stmt: ir.Sample, info: DistInfo, raw: dict[str, ir.Expr], sym: Symbol | None,
