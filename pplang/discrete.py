@@ -63,6 +63,22 @@ def offsets(spec: Spec, size_of) -> dict[str, Any]:
 
 
 def discrete_posterior(model, mcmc_grouped: dict[str, np.ndarray], kwargs: dict, seed: int) -> dict[str, Any]:
+    """Draws and probabilities of the enumerated latents (:func:`enumerated_posterior`) and of the
+    hidden Markov chains (:func:`pplang.forward.chain_posterior`), in one dict of that form."""
+    out: dict[str, Any] = {"draws": {}, "probabilities": {}, "values": {}, "deterministic": {}}
+    if model.spec.enumerated:
+        out = enumerated_posterior(model, mcmc_grouped, kwargs, seed)
+    if model.spec.chains:
+        from .forward import chain_posterior
+
+        shapes = model.latent_shapes(kwargs)
+        part = chain_posterior(model, {k: v for k, v in mcmc_grouped.items() if k in shapes}, kwargs, seed)
+        for key in ("draws", "probabilities", "values"):
+            out[key] = {**out[key], **part[key]}
+    return out
+
+
+def enumerated_posterior(model, mcmc_grouped: dict[str, np.ndarray], kwargs: dict, seed: int) -> dict[str, Any]:
     """Draws and probabilities of the enumerated latents for the posterior draws ``mcmc_grouped``
     (name -> (chains, draws, ...)). Returns ``{"draws": {name: (chains, draws, ...)},
     "probabilities": {name: (chains, draws, *shape, values)}, "values": {name: outcomes},
@@ -206,7 +222,7 @@ def format_block(block: dict, max_columns: int = 10, max_rows: int = 20) -> str:
 
 
 def is_enumerated(spec: Spec) -> bool:
-    return bool(spec.enumerated)
+    return bool(spec.enumerated or spec.chains)
 
 
 __all__ = ["discrete_posterior", "enumeration_warnings", "format_block", "summary_block", "ir"]

@@ -578,7 +578,7 @@ class Model:
 
             post.sharding, note = outcome(draws.sharding, shard)
             model.data_warnings = [*model.data_warnings, *note]
-        if model.spec.enumerated:  # draws and probabilities of the discrete latents NUTS did not see
+        if model.spec.enumerated or model.spec.chains:  # the discrete latents NUTS did not see
             from .discrete import discrete_posterior
 
             t2 = time.perf_counter()
