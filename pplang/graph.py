@@ -113,7 +113,10 @@ class _Graph:
                     if src in self.spec.symbols:
                         self.edges.append((src, name))
             case Chain():  # the chain's node (its first element's site), its step's inputs, its observations
-                self.item(item.first)
+                self.add(item.name, "latent", f"{item.name} ~ {item.first.dist.name}\\nhidden Markov chain",
+                         (size_text(item.length),))
+                for _, te in item.first.args:
+                    self.link(te, item.name)
                 for _, te in item.step.args:
                     self.link(te, item.name, {p.index for p in item.step.plates})
                 for e in item.emissions:

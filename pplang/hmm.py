@@ -68,6 +68,8 @@ def hidden_chains(spec: Spec) -> Spec:
         if e is not None:
             emissions[name].append(e)
             last[name] = len(items)
+    for name in emissions:
+        _no_overlap(emissions[name], errors)
     for g in spec.generated:
         for name in _chains_read(g, firsts):
             errors.append(_refused(g, name, "a generated quantity"))
@@ -164,6 +166,28 @@ def _emission(item, name: str, errors: list[Diagnostic]) -> Emission | None:
                                                        for b in item.truncation)
     site = replace(item, args=args, truncation=trunc)
     return Emission(site, val, None) if kind == "axis" else Emission(site, None, val)
+
+
+def _no_overlap(emissions: list[Emission], errors: list[Diagnostic]) -> None:
+    """Observations of parts of the same data (``y[1]`` and ``y[t]`` for t in 2:T) must not overlap:
+    each element is observed once."""
+    seen: dict[str, list[tuple[float, float]]] = {}
+    for e in emissions:
+        if e.axis is None:
+            lo = hi = float(e.at)
+        else:
+            start = e.site.plates[e.axis].start
+            if start is not None and not isinstance(start, ir.Num):
+                continue
+            lo, hi = (1.0 if start is None else float(start.value)), float("inf")
+        for a, b in seen.get(e.site.name, []):
+            if lo <= b and a <= hi:
+                errors.append(Diagnostic(CODE, f'"{e.site.name}" is observed here and by an earlier statement at the '
+                                         "same positions", e.site.span,
+                                         "observe each element once: y[1] before the loop and y[t] in it, or y[t] "
+                                         "after it for every t"))
+                return
+        seen.setdefault(e.site.name, []).append((lo, hi))
 
 
 def _what(item) -> str:

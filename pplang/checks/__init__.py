@@ -58,6 +58,8 @@ def check(program: ir.Program) -> Spec:
                 items.append(functions.density_statement(ctx, stmt))  # `~` with a user-defined density
             case ir.Sample() if stmt.lhs.name in chain_loops and stmt.lhs.indices == (ir.Num(1.0, True),):
                 items.append(chains.first(ctx, stmt, chain_loops[stmt.lhs.name]))
+            case ir.Sample() if chains.observes(ctx, stmt, chain_loops):
+                items.append(chains.observation(ctx, stmt, None, priors))
             case ir.Sample():
                 items.append(sites.sample(ctx, stmt, priors=priors))
             case ir.Define(lhs=lhs) if lhs.indices and isinstance(lhs.indices[0], ir.Num):
@@ -75,9 +77,8 @@ def check(program: ir.Program) -> Spec:
                     items.append(loop)
                     ctx.definitions.update({name: loop for name in loop.defined})
                 if loop is not None:  # `~` and `target +=` of the body: lifted out, vectorised over t
-                    items += [chains.step(ctx, b, stmt) if isinstance(b, ir.Sample) and chain_loops.get(b.lhs.name)
-                              is stmt and b.lhs.indices == (ir.Name(stmt.var),) else loops.lifted(ctx, b, stmt, priors)
-                              for b in stmt.body if isinstance(b, (ir.Sample, ir.Target))]
+                    items += [_lifted(ctx, b, stmt, chain_loops, priors) for b in stmt.body
+                              if isinstance(b, (ir.Sample, ir.Target))]
             case ir.Generated():
                 generated.append(_generated(ctx, stmt))
             case ir.FunctionDef():
@@ -95,6 +96,16 @@ def check(program: ir.Program) -> Spec:
     if ctx.errors:
         raise PplangError(ctx.errors, warnings=ctx.warnings)
     return spec
+
+
+def _lifted(ctx: Context, stmt: ir.Sample | ir.Target, loop: ir.For, chain_loops: dict, priors: dict):
+    """A ``~`` or ``target +=`` of a loop's body: a hidden Markov chain's step or observation, or lifted."""
+    if isinstance(stmt, ir.Sample) and chain_loops.get(stmt.lhs.name) is loop and \
+            stmt.lhs.indices == (ir.Name(loop.var),):
+        return chains.step(ctx, stmt, loop)
+    if isinstance(stmt, ir.Sample) and chains.observes(ctx, stmt, chain_loops, loop):
+        return chains.observation(ctx, stmt, loop, priors)
+    return loops.lifted(ctx, stmt, loop, priors)
 
 
 def _generated(ctx: Context, stmt: ir.Generated):

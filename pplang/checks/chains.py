@@ -15,6 +15,8 @@ spec -> spec pass :mod:`pplang.hmm`.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import ir
 from ..distributions import REGISTRY, suggest_distribution
 from ..spec import Method, Role, Site, Symbol, Type
@@ -104,3 +106,38 @@ def _discrete(ctx: Context, stmt: ir.Sample):
                 "remove the annotation: the chain is summed out")
         return None
     return info
+
+
+def observes(ctx: Context, stmt: ir.Sample, chains: dict[str, ir.For], loop: ir.For | None = None) -> bool:
+    """Whether ``stmt`` is an observation of part of data that reads a chain: one element
+    (``y[1] ~ Normal(mu[z[1]], sigma)``) or, in a loop's body, elements lo..hi."""
+    sym = ctx.symbols.get(stmt.lhs.name)
+    if sym is None or sym.role not in (Role.DATA, Role.DERIVED) or not chains:
+        return False
+    reads = any(isinstance(n, ir.Name) and n.id in chains for n in ir.walk(stmt.dist))
+    first = stmt.lhs.indices[0] if len(stmt.lhs.indices) == 1 else None
+    return reads and (loop is not None or isinstance(first, ir.Num))
+
+
+def observation(ctx: Context, stmt: ir.Sample, loop: ir.For | None, priors: dict) -> Site | None:
+    """An observation that reads a chain is summed into the chain's emissions (:mod:`pplang.hmm`),
+    never a NumPyro site of its own, so several statements may observe parts of the same data
+    (``y[1]`` before the loop, ``y[t]`` in it): the hmm pass checks that the parts do not overlap.
+    One element ``y[c]`` is checked as the slice ``y[c:c]``."""
+    name = stmt.lhs.name
+    sym = ctx.symbols[name]
+    ctx.symbols[name] = replace(sym, observed=False)
+    site = None
+    try:
+        if loop is None:
+            c = stmt.lhs.indices[0]
+            if not c.is_int or c.value < 1:
+                ctx.err("invalid-lhs", "an element of data is written with a whole-number index >= 1", c.span)
+                return None
+            lhs = replace(stmt.lhs, indices=(ir.Range(c, c, c.span),))
+            site = sites.sample(ctx, replace(stmt, lhs=lhs), priors=priors)
+        else:
+            site = sites.sample(ctx, stmt, priors=priors, loop=loop)
+    finally:
+        ctx.symbols[name] = replace(ctx.symbols[name], observed=True)
+    return site
