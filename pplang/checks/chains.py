@@ -123,7 +123,7 @@ def observation(ctx: Context, stmt: ir.Sample, loop: ir.For | None, priors: dict
     """An observation that reads a chain is summed into the chain's emissions (:mod:`pplang.hmm`),
     never a NumPyro site of its own, so several statements may observe parts of the same data
     (``y[1]`` before the loop, ``y[t]`` in it): the hmm pass checks that the parts do not overlap.
-    One element ``y[c]`` is checked as the slice ``y[c:c]``."""
+    One element ``y[c]`` is a site without plates whose value is ``y[c]``."""
     name = stmt.lhs.name
     sym = ctx.symbols[name]
     ctx.symbols[name] = replace(sym, observed=False)
@@ -134,10 +134,34 @@ def observation(ctx: Context, stmt: ir.Sample, loop: ir.For | None, priors: dict
             if not c.is_int or c.value < 1:
                 ctx.err("invalid-lhs", "an element of data is written with a whole-number index >= 1", c.span)
                 return None
-            lhs = replace(stmt.lhs, indices=(ir.Range(c, c, c.span),))
-            site = sites.sample(ctx, replace(stmt, lhs=lhs), priors=priors)
+            site = _element(ctx, stmt, sym)
         else:
             site = sites.sample(ctx, stmt, priors=priors, loop=loop)
     finally:
         ctx.symbols[name] = replace(ctx.symbols[name], observed=True)
     return site
+
+
+def _element(ctx: Context, stmt: ir.Sample, sym: Symbol) -> Site | None:
+    """``y[c] ~ D(...)``: one element of data, observed."""
+    info = REGISTRY.get(stmt.dist.dist)
+    if info is None:
+        ctx.err("unknown-distribution", f'unknown distribution "{stmt.dist.dist}"', stmt.dist.dist_span,
+                suggest_distribution(stmt.dist.dist))
+        return None
+    ctx.plates = ()
+    value = sites.expr(ctx, ir.Index(ir.Name(sym.name, stmt.lhs.span), stmt.lhs.indices, stmt.lhs.span))
+    if value is None:
+        return None
+    if value.type.rank != info.event_rank:
+        ctx.err("unsupported", f"{sym.name}[{int(stmt.lhs.indices[0].value)}] has {value.type.rank} dimension(s) but "
+                f"{info.name} describes {info.event_rank}", stmt.lhs.span,
+                "one element observed with a chain's state is a scalar (or one event of a vector distribution)")
+        return None
+    t = Type(sym.type.elem, value.type.dims)
+    args = sites._typed_args(ctx, stmt, info, replace(sym, type=t), True)
+    if args is None:
+        return None
+    _, typed, trunc = args
+    return Site(sym.name, sym.role, t, (), info, tuple((p, typed[p]) for p in info.params if p in typed), trunc,
+                Method.PLAIN, ir.Centered(), stmt.span, value=value)
