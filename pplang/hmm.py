@@ -122,8 +122,9 @@ def _chain(spec: Spec, first: Site, step: Site, emissions, errors, size_checks) 
     if len(errors) > before:
         return None
     states = support_size(first)
-    size_checks.append(SizeCheck(states, support_size(step), step.span,
-                                 f'the number of values of {name}[1] and of {name}[{plate.index}]'))
+    if states != support_size(step):
+        size_checks.append(SizeCheck(states, support_size(step), step.span,
+                                     f'the number of values of {name}[1] and of {name}[{plate.index}]'))
     return Chain(name, first.type.shape[0], states, first.offset, first, step, emissions, step.span)
 
 
