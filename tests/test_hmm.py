@@ -185,6 +185,31 @@ def test_transitions_that_vary_with_t(x64):
     assert _log_density(model, data, params) == pytest.approx(logsumexp(lp), abs=1e-10)
 
 
+def test_a_bernoulli_chain_with_counts_observed(x64):
+    """States 0/1 (no offset), the transition read through z[t - 1] + 1, Binomial observations."""
+    source = """
+data T: int
+data n: int
+data y: int[T]
+param p: real<lower=0, upper=1>[2]
+param q: real<lower=0, upper=1>[2]
+z[1] ~ Bernoulli(0.5)
+for t in 2:T {
+  z[t] ~ Bernoulli(p[z[t - 1] + 1])
+}
+y[t] ~ Binomial(n, q[z[t] + 1])
+"""
+    data = {"T": 6, "n": 5, "y": [0, 1, 4, 5, 3, 1]}
+    params = {"p": np.array([0.3, 0.8]), "q": np.array([0.2, 0.7])}
+    p1 = params["p"]
+    log_trans = np.broadcast_to(np.log(np.array([[1 - p1[0], p1[0]], [1 - p1[1], p1[1]]])), (5, 2, 2))
+    emission = stats.binom.logpmf(np.array(data["y"])[:, None], 5, params["q"][None, :])
+    _, lp = brute_force(np.log([0.5, 0.5]), log_trans, emission)
+    model = pplang.compile(source)
+    assert model.spec.chains[0].offset is None
+    assert _log_density(model, data, params) == pytest.approx(logsumexp(lp), abs=1e-10)
+
+
 def test_ejected_program_computes_the_marginal_density(x64, tmp_path):
     from pplang.eject import eject
 
@@ -276,6 +301,14 @@ def test_what_is_not_supported_is_refused_where_it_is_written(body, line, column
     d = next(d for d in diags if d.code == "hidden-markov")
     assert (d.span.line, d.span.column) == (line, column) and message in d.message, (d.span, d.message)
     assert d.help
+
+
+def test_a_chain_without_its_first_element_asks_for_it():
+    diags = _refused(HEAD.replace("z[1] ~ Categorical(rho)\n", "") +
+                     "for t in 2:T {\n  z[t] ~ Categorical(Gamma[z[t - 1]])\n}\ny[t] ~ Normal(mu[z[t]], 1)\n")
+    d = diags[0]
+    assert d.code == "invalid-lhs" and (d.span.line, d.span.column) == (8, 3)
+    assert "must be given before the loop" in d.message and "z[1] ~ Categorical" in d.help
 
 
 def test_a_chain_and_a_mixture_in_one_statement_is_refused():

@@ -25,8 +25,8 @@ from .context import Context
 
 
 def find(program: ir.Program) -> dict[str, ir.For]:
-    """Undeclared names with ``z[1] ~ ...`` at the top level and ``z[t] ~ ...`` in a loop's body:
-    name -> the loop."""
+    """Undeclared names with ``z[1] ~ ...`` at the top level and ``z[t] ~ ...`` in a loop's body (or
+    ``z[t] ~ D(... z[t - 1] ...)`` without the first element, which is then asked for): name -> the loop."""
     declared = {s.name for s in program.statements if isinstance(s, (ir.DataDecl, ir.ParamDecl))}
     firsts = {s.lhs.name for s in program.statements if isinstance(s, ir.Sample) and s.lhs.name not in declared
               and len(s.lhs.indices) == 1 and s.lhs.indices[0] == ir.Num(1.0, True)}
@@ -34,7 +34,10 @@ def find(program: ir.Program) -> dict[str, ir.For]:
     for s in program.statements:
         if isinstance(s, ir.For):
             for b in s.body:
-                if isinstance(b, ir.Sample) and b.lhs.name in firsts and b.lhs.indices == (ir.Name(s.var),):
+                if not isinstance(b, ir.Sample) or b.lhs.indices != (ir.Name(s.var),) or b.lhs.name in declared:
+                    continue
+                reads_itself = any(isinstance(n, ir.Name) and n.id == b.lhs.name for n in ir.walk(b.dist))
+                if b.lhs.name in firsts or reads_itself:  # without z[1]: step() says to write it
                     out.setdefault(b.lhs.name, s)
     return out
 
