@@ -79,6 +79,13 @@ def hidden_chains(spec: Spec) -> Spec:
         step = steps.get(name)
         if step is None:
             continue
+        others = [n for te in _texprs(first) + _texprs(step) for n in _chain_reads(te, set(firsts) - {name})]
+        if others:
+            errors.append(Diagnostic(CODE, f'the chain "{name}" reads the hidden Markov chain "{others[0].base.id}": '
+                                     "chains that interact are not summed out", others[0].span,
+                                     "a joint chain (one state per pair) can be written as one Categorical over the "
+                                     "product of the states"))
+            continue
         chain = _chain(spec, first, step, tuple(emissions[name]), errors, size_checks)
         if chain is not None:
             chains.setdefault(last[name], []).append(chain)

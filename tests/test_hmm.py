@@ -290,12 +290,14 @@ HEAD = "data T: int<lower=1>\ndata K: int<lower=1>\ndata y: real[T]\nparam rho: 
      12, 11, "cannot be read by a generated quantity"),
     ("w[1] ~ Categorical(rho)\nfor t in 2:T {\n  z[t] ~ Categorical(Gamma[z[t - 1]])\n  w[t] ~ Categorical(Gamma[w[t - 1]])\n}\n"
      "y[t] ~ Normal(mu[z[t]] + mu[w[t]], 1)\n", 13, 1, "reads the hidden Markov chains w and z"),
+    ("w[1] ~ Categorical(rho)\nfor t in 2:T {\n  z[t] ~ Categorical(Gamma[z[t - 1]])\n  w[t] ~ Categorical(Gamma[z[t - 1]])\n}\n"
+     "y[t] ~ Normal(mu[z[t]], 1)\n", 11, 28, 'the chain "w" reads the hidden Markov chain "z"'),
     ("for t in 2:T {\n  z[t] ~ Categorical(Gamma[z[t - 1]])\n}\ny[t] ~ Normal(mu[z[t - 1]], 1)\n",
      11, 18, "only as z[t]"),
     ("y[1] ~ Normal(mu[z[1]], 1)\nfor t in 2:T {\n  z[t] ~ Categorical(Gamma[z[t - 1]])\n}\ny[t] ~ Normal(mu[z[t]], 1)\n",
      12, 1, "observed here and by an earlier statement"),
 ], ids=["two-back", "constant-back", "continuous-prior", "definition", "target", "generated", "two-chains",
-        "lagged-emission", "observed-twice"])
+        "chain-reads-chain", "lagged-emission", "observed-twice"])
 def test_what_is_not_supported_is_refused_where_it_is_written(body, line, column, message):
     diags = _refused(HEAD + body)
     d = next(d for d in diags if d.code == "hidden-markov")
