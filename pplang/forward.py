@@ -95,24 +95,35 @@ def chain_posterior(model, continuous: dict[str, np.ndarray], kwargs: dict, seed
     out: dict[str, dict] = {"draws": {}, "probabilities": {}, "values": {}}
     chains, draws = next(iter(continuous.values())).shape[:2]
     n = chains * draws
-    flat = {k: jnp.reshape(v, (n,) + v.shape[2:]) for k, v in continuous.items()}
-    sites = [f"_pp_{p}_{c.name}" for c in model.spec.chains for p in ("init", "trans", "emit")]
-    step = jax.jit(jax.vmap(lambda k, a, b, c: (ffbs(k, a, b, c), marginals(a, b, c))))
-    for i, c in enumerate(model.spec.chains):
-        keys = jax.random.split(jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(seed), 6), i), n)
-        zs, ps = [], []
-        for lo in range(0, n, CHUNK):
-            part = Predictive(model.numpyro_model, posterior_samples={k: v[lo:lo + CHUNK] for k, v in flat.items()},
-                              return_sites=sites, batch_ndims=1)
-            got = part(jax.random.PRNGKey(0), **kwargs, **{STATES_FLAG: True})
-            z, p = step(keys[lo:lo + CHUNK], got[f"_pp_init_{c.name}"], got[f"_pp_trans_{c.name}"],
-                        got[f"_pp_emit_{c.name}"])
-            zs.append(np.asarray(z))
-            ps.append(np.asarray(p, dtype=np.float32))
+    flat = {k: np.reshape(v, (n,) + v.shape[2:]) for k, v in continuous.items()}
+    names = [c.name for c in model.spec.chains]
+    sites = [f"_pp_{p}_{name}" for name in names for p in ("init", "trans", "emit")]
+    both = jax.vmap(lambda k, a, b, c: (ffbs(k, a, b, c), marginals(a, b, c)))
+
+    @jax.jit
+    def run(part, keys):  # one chunk of draws: the forward inputs, then FFBS and forward-backward
+        got = Predictive(model.numpyro_model, posterior_samples=part, return_sites=sites, batch_ndims=1)(
+            jax.random.PRNGKey(0), **kwargs, **{STATES_FLAG: True})
+        return {name: both(keys[i], *(got[f"_pp_{p}_{name}"] for p in ("init", "trans", "emit")))
+                for i, name in enumerate(names)}
+
+    base = jax.random.fold_in(jax.random.PRNGKey(seed), 6)
+    keys = jnp.stack([jax.random.split(jax.random.fold_in(base, i), n) for i in range(len(names))])
+    size = min(CHUNK, n)
+    zs: dict[str, list] = {name: [] for name in names}
+    ps: dict[str, list] = {name: [] for name in names}
+    for lo in range(0, n, size):
+        idx = np.minimum(np.arange(lo, lo + size), n - 1)  # the last chunk padded: one compiled shape
+        got = run({k: v[idx] for k, v in flat.items()}, keys[:, idx])
+        keep = min(size, n - lo)
+        for name in names:
+            zs[name].append(np.asarray(got[name][0])[:keep])
+            ps[name].append(np.asarray(got[name][1], dtype=np.float32)[:keep])
+    for c in model.spec.chains:
         shift = 0 if c.offset is None else int(const_eval(c.offset, kwargs))
-        size = int(const_eval(c.states, kwargs))
+        states = int(const_eval(c.states, kwargs))
         length = int(const_eval(c.length, kwargs))
-        out["draws"][c.name] = np.concatenate(zs).reshape(chains, draws, length) + shift
-        out["probabilities"][c.name] = np.concatenate(ps).reshape(chains, draws, length, size)
-        out["values"][c.name] = np.arange(size) + shift
+        out["draws"][c.name] = np.concatenate(zs[c.name]).reshape(chains, draws, length) + shift
+        out["probabilities"][c.name] = np.concatenate(ps[c.name]).reshape(chains, draws, length, states)
+        out["values"][c.name] = np.arange(states) + shift
     return out

@@ -252,6 +252,8 @@ def test_states_are_reported_like_enumerated_latents():
     assert np.all(np.abs(s["z"].mean(axis=0) - (1 + got[:, 1])) <= 5 * np.sqrt(0.25 / 60) + 1e-9)
     assert "z[40]" in post.summary()["parameters"]
     assert "Posterior probabilities of z" in pplang.runtime.format_summary(post.summary())
+    assert any("y (observed with the hidden Markov chain z) has no replicated data" in n
+               for n in post.summary()["notes"])
     idata = post.to_arviz(predictive=False)
     assert idata.posterior["z"].shape == (1, 60, 40)
     assert list(idata.posterior["z_probs"].coords["z_value"].values) == [1, 2]
