@@ -351,3 +351,13 @@ def test_simulated_hmm_states_and_parameters_match_the_hand_written_forward_algo
         # two independent MCMC estimates of the same posterior mean: their difference has standard
         # error hypot(se1, se2); 4 of them leaves a chance failure per parameter below 1e-4
         assert abs(m1 - m2) < 4 * np.hypot(se1, se2), (name, m1, m2, se1, se2)
+
+
+def test_sbc_is_refused_for_a_chain():
+    from pplang.sbc import calibrate
+
+    data, _ = simulate(10, seed=9)
+    with pytest.raises(PplangError) as err:
+        calibrate(pplang.compile(HMM), data, reps=2, draws=9, bins=10)
+    (d,) = err.value.diagnostics
+    assert d.code == "unsupported" and "hidden Markov chain" in d.message and d.span.line == 15
