@@ -229,7 +229,8 @@ class _Lowering:
             explicit = len(site.plates) - site.implicit
             w.line(f"{grid} = jnp.reshape(jnp.arange({k}){shift}, {_tuple([k] + ['1'] * explicit)})  # the state")
             lp = f"{self.dist(site, self.lowering(site.plates[:explicit]))}.log_prob({self.value(site)})"
-            rows = f"_pp_hmm_rows({lp}, {_tuple([k] + [size(p.size) for p in site.plates])}, {e.axis})"
+            axis = "None" if e.axis is None else literal(e.axis)
+            rows = f"_pp_hmm_rows({lp}, {_tuple([k] + [size(p.size) for p in site.plates])}, {axis})"
             if e.axis is None:
                 at = literal(e.at - 1)
             else:
