@@ -361,3 +361,16 @@ def test_sbc_is_refused_for_a_chain():
         calibrate(pplang.compile(HMM), data, reps=2, draws=9, bins=10)
     (d,) = err.value.diagnostics
     assert d.code == "unsupported" and "hidden Markov chain" in d.message and d.span.line == 15
+
+
+def test_drawing_the_chains_observations_is_refused_not_left_out():
+    data, _ = simulate(10, seed=9)
+    model = pplang.compile(HMM)
+    with pytest.raises(PplangError) as err:
+        model.prior_predictive(data, samples=5)
+    (d,) = err.value.diagnostics
+    assert d.code == "unsupported" and "cannot draw from the prior: y" in d.message and d.span.line == 15
+    post = model.sample(data, chains=1, warmup=20, samples=10, seed=0)
+    with pytest.raises(PplangError, match="cannot draw replicated data"):
+        post.predictive()
+    assert "posterior_predictive" not in post.to_arviz().groups()  # by default: left out, as the note says
