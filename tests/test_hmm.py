@@ -245,13 +245,14 @@ def test_states_are_reported_like_enumerated_latents():
                                          stats.norm.logpdf(y[:, None], s["mu"][d][None, :], s["sigma"][d])))
                     for d in range(60)], axis=0)
     block = post.summary()["discrete"]["z"]
-    assert block["values"] == [1, 2]
+    assert block["values"] == [1, 2] and block["method"] == "forward algorithm"
     got = np.array([block["probabilities"][f"z[{t + 1}]"] for t in range(40)])
     np.testing.assert_allclose(got, hand, atol=1e-4)  # stored in float32
     # the draws agree with the probabilities (60 draws: 5 standard errors of the mean state)
     assert np.all(np.abs(s["z"].mean(axis=0) - (1 + got[:, 1])) <= 5 * np.sqrt(0.25 / 60) + 1e-9)
     assert "z[40]" in post.summary()["parameters"]
-    assert "Posterior probabilities of z" in pplang.runtime.format_summary(post.summary())
+    assert "Posterior probabilities of z (summed out by the forward algorithm)" in \
+        pplang.runtime.format_summary(post.summary())
     assert any("y (observed with the hidden Markov chain z) has no replicated data" in n
                for n in post.summary()["notes"])
     idata = post.to_arviz(predictive=False)
