@@ -375,3 +375,18 @@ def test_drawing_the_chains_observations_is_refused_not_left_out():
     with pytest.raises(PplangError, match="cannot draw replicated data"):
         post.predictive()
     assert "posterior_predictive" not in post.to_arviz().groups()  # by default: left out, as the note says
+
+
+def test_an_array_of_simplexes():
+    """simplex[N, K]: N simplexes of size K, flat over each row without a prior; Stan's array form
+    is answered with it."""
+    model = pplang.compile("data K: int\nparam Gamma: simplex[3, K]\n")
+    (t,) = [s.type for s in model.spec.symbols.values() if s.name == "Gamma"]
+    assert t.container == "simplex" and len(t.shape) == 2 and t.event_rank == 1
+    assert "dist.ImproperUniform(constraints.simplex, (), (3, K))" in model.python_source
+    with pytest.raises(PplangError) as err:
+        pplang.compile("data K: int\nparam Gamma: simplex[K][K]\n")
+    (d,) = err.value.diagnostics
+    assert d.code == "syntax-error" and "array of simplexes" in d.message and "simplex[N, K]" in d.help
+    with pytest.raises(PplangError, match="simplex needs one size"):
+        pplang.compile("data K: int\nparam G: simplex[K, K, K]\n")
