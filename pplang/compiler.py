@@ -1,5 +1,5 @@
-"""The driver: source text -> IR -> checked model (spec) -> enumeration of discrete latents (spec ->
-spec) -> statement order (spec -> spec) -> NumPyro source -> Model."""
+"""The driver: source text -> IR -> checked model (spec) -> hidden Markov chains (spec -> spec) ->
+enumeration of discrete latents (spec -> spec) -> statement order (spec -> spec) -> NumPyro source -> Model."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from lark.exceptions import VisitError
 
 from .diagnostics import Diagnostic, PplangError
 from .enumerate import enumerate_discrete
+from .hmm import hidden_chains
 from .ir import Span
 from .order import order
 from .runtime import Model
@@ -21,7 +22,7 @@ def compile(source: str, path: str = "<string>") -> Model:  # noqa: A001 - the p
     try:
         try:
             program = syntax.parse(source)
-            spec = order(enumerate_discrete(checks.check(program)))
+            spec = order(enumerate_discrete(hidden_chains(checks.check(program))))
             lowered = lower_numpyro.lower(spec, Path(path).name)
         except (RecursionError, VisitError) as exc:
             if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):

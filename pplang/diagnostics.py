@@ -413,6 +413,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Binomial's count) must be known before sampling. Discrete latents with infinitely many values "
         "(Poisson, NegativeBinomial) cannot be enumerated: marginalise them by hand over a truncated range.",
     ),
+    "hidden-markov": (
+        "a hidden Markov chain is used in a way the forward algorithm cannot sum out",
+        "A chain written `z[1] ~ Categorical(rho)` and, in `for t in 2:T`, `z[t] ~ Categorical(Gamma[z[t - 1]])` "
+        "is summed out exactly by the forward algorithm, with the observations that read `z[t]` (`y[t] ~ "
+        "Normal(mu[z[t]], sigma)`, or one element `z[1]`). Its step may read only the element before it, "
+        "`z[t - 1]`; the chain may be read only by observations (not by a parameter's prior, a definition, "
+        "`target +=` or a generated quantity), and one statement may read only one chain.",
+    ),
     "enumeration-size": (
         "enumerating discrete latents would build very large tensors",
         "A statement that reads several enumerated latents is evaluated at every combination of their "

@@ -63,6 +63,22 @@ def offsets(spec: Spec, size_of) -> dict[str, Any]:
 
 
 def discrete_posterior(model, mcmc_grouped: dict[str, np.ndarray], kwargs: dict, seed: int) -> dict[str, Any]:
+    """Draws and probabilities of the enumerated latents (:func:`enumerated_posterior`) and of the
+    hidden Markov chains (:func:`pplang.forward.chain_posterior`), in one dict of that form."""
+    out: dict[str, Any] = {"draws": {}, "probabilities": {}, "values": {}, "deterministic": {}}
+    if model.spec.enumerated:
+        out = enumerated_posterior(model, mcmc_grouped, kwargs, seed)
+    if model.spec.chains:
+        from .forward import chain_posterior
+
+        shapes = model.latent_shapes(kwargs)
+        part = chain_posterior(model, {k: v for k, v in mcmc_grouped.items() if k in shapes}, kwargs, seed)
+        for key in ("draws", "probabilities", "values"):
+            out[key] = {**out[key], **part[key]}
+    return out
+
+
+def enumerated_posterior(model, mcmc_grouped: dict[str, np.ndarray], kwargs: dict, seed: int) -> dict[str, Any]:
     """Draws and probabilities of the enumerated latents for the posterior draws ``mcmc_grouped``
     (name -> (chains, draws, ...)). Returns ``{"draws": {name: (chains, draws, ...)},
     "probabilities": {name: (chains, draws, *shape, values)}, "values": {name: outcomes},
@@ -170,16 +186,19 @@ def _tilt(fn, eta: dict):
 
 
 def summary_block(post) -> dict:
-    """The ``discrete`` entry of a summary: per enumerated latent its values and, per element, the
-    posterior probability of each value (conditional probabilities averaged over the draws)."""
+    """The ``discrete`` entry of a summary: per enumerated latent (or hidden Markov chain) its values,
+    per element the posterior probability of each value (conditional probabilities averaged over
+    the draws), and how it was summed out ("enumeration" or "forward algorithm")."""
     from .runtime import flat_names
 
     info = post.discrete
+    chains = {c.name for c in post.model.spec.chains} if post.model is not None else set()
     out = {}
     for name, probs in info["probabilities"].items():
         mean = probs.reshape((-1,) + probs.shape[2:]).mean(axis=0)
         rows = {flat: [float(x) for x in mean[idx]] for flat, idx in flat_names(name, mean.shape[:-1])}
-        out[name] = {"values": [int(v) for v in info["values"][name]], "probabilities": rows}
+        out[name] = {"values": [int(v) for v in info["values"][name]], "probabilities": rows,
+                     "method": "forward algorithm" if name in chains else "enumeration"}
     return out
 
 
@@ -189,7 +208,8 @@ def format_block(block: dict, max_columns: int = 10, max_rows: int = 20) -> str:
     lines = []
     for name, entry in block.items():
         values, rows = entry["values"], entry["probabilities"]
-        lines.append(f"Posterior probabilities of {name} (summed out by enumeration):")
+        by = "the forward algorithm" if entry.get("method") == "forward algorithm" else "enumeration"
+        lines.append(f"Posterior probabilities of {name} (summed out by {by}):")
         items = list(rows.items())
         shown = items[:max_rows]
         if len(values) <= max_columns:
@@ -206,7 +226,7 @@ def format_block(block: dict, max_columns: int = 10, max_rows: int = 20) -> str:
 
 
 def is_enumerated(spec: Spec) -> bool:
-    return bool(spec.enumerated)
+    return bool(spec.enumerated or spec.chains)
 
 
 __all__ = ["discrete_posterior", "enumeration_warnings", "format_block", "summary_block", "ir"]

@@ -53,6 +53,28 @@ class _pp_OneBased(dist.Distribution):
         return self.base.enumerate_support(expand) + 1
 '''.strip("\n")}
 
+# Hidden Markov chains (pplang.hmm): the forward algorithm in log space and the emission rows.
+HELPERS["_pp_hmm_forward"] = '''
+def _pp_hmm_forward(log_init, log_trans, emission):
+    """log p(observations) of a hidden Markov chain, the states summed out by the forward algorithm
+    (log space, one lax.scan): log_init[k] = log p(z[1] = k), log_trans[t, j, k] = log p(z[t + 2] = k |
+    z[t + 1] = j), emission[t, k] = log p(observations at t + 1 | z[t + 1] = k)."""
+    def step(alpha, inputs):
+        trans, e = inputs
+        return jax.nn.logsumexp(alpha[:, None] + trans, axis=0) + e, None
+
+    alpha, _ = jax.lax.scan(step, log_init + emission[0], (log_trans, emission[1:]))
+    return jax.nn.logsumexp(alpha)
+'''.strip("\n")
+HELPERS["_pp_hmm_rows"] = '''
+def _pp_hmm_rows(lp, shape, axis):
+    """One statement's log densities at each state (first axis of ``shape``), summed over its plates
+    but the chain's (``axis``; None: all of them): one row per element of that plate, one column per state."""
+    lp = jnp.broadcast_to(lp, shape)
+    other = tuple(k for k in range(1, len(shape)) if axis is None or k != axis + 1)
+    return jnp.sum(lp, axis=other).T
+'''.strip("\n")
+
 
 @dataclass(frozen=True)
 class DistInfo:

@@ -20,7 +20,8 @@ What the pass decides, so that lowering only renders it:
   combine which enumerated latents (``Spec.enum_uses``, for the size warning).
 - uses it cannot sum out are errors (``enumeration``): a constant or data index (``z[1]``,
   ``z[g[i]]``), a whole-array read, a plate of another name, a ``for`` loop, ``target +=``, a
-  non-centred or flat site, or bounds that are not data.
+  non-centred or flat site, or bounds that are not data. (A ``for`` loop over ``z[t - 1]`` is a
+  hidden Markov chain: :mod:`pplang.hmm` sums it out before this pass.)
 
 A model element reads an enumerated ``z[n]`` only through the plate indices of its own statement;
 its value there has size 1 along every plate, so it broadcasts against the statement's arrays
@@ -34,7 +35,7 @@ from dataclasses import replace
 
 from . import ir
 from .diagnostics import Diagnostic, PplangError
-from .spec import (Definition, EnumUse, Factor, FlatParam, InitElement, Loop, Method, Role, Site, Spec, TExpr,
+from .spec import (Chain, Definition, EnumUse, Factor, FlatParam, InitElement, Loop, Method, Role, Site, Spec, TExpr,
                    VType)
 
 FINITE = ("boolean", "categorical", "integer_interval")
@@ -64,7 +65,7 @@ def enumerate_discrete(spec: Spec) -> Spec:
             latents_of[item.name] = names
         elif read:
             _refuse_reader(item, read, errors)
-        if names and not isinstance(item, (Loop, Factor, InitElement, FlatParam)):
+        if names and not isinstance(item, (Loop, Factor, InitElement, FlatParam, Chain)):
             uses.append(EnumUse(tuple(sorted(names)), item.plates, item.span))
         items.append(item)
     if errors:
@@ -125,6 +126,8 @@ def _texprs(item) -> list[TExpr]:
             return [item.value]
         case Loop():
             return [b.value for b in item.body]
+        case Chain():
+            return [e for s in (item.first, item.step, *(m.site for m in item.emissions)) for e in _texprs(s)]
     return []
 
 
@@ -181,6 +184,8 @@ def _refuse_reader(item, read: set[str], errors: list[Diagnostic]) -> None:
             what = "`target +=` (its terms are summed before enumeration could keep them apart)"
         case InitElement():
             what = "the first element of a recursion"
+        case Chain():
+            what = "a hidden Markov chain's statements (one discrete latent per statement there)"
         case Site(method=Method.FLAT | Method.FACTOR):
             what = "the prior of a declared parameter or a defined quantity"
         case Site(reparam=r) if not isinstance(r, ir.Centered):

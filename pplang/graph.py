@@ -17,7 +17,7 @@ from pathlib import Path
 from . import ir
 from ._compat import assert_never
 from .checks.context import names_in
-from .spec import Definition, Factor, FlatParam, InitElement, Loop, Plate, Role, Site, Spec, TExpr
+from .spec import Chain, Definition, Factor, FlatParam, InitElement, Loop, Plate, Role, Site, Spec, TExpr
 from .diagnostics import Diagnostic, PplangError
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
@@ -112,6 +112,17 @@ class _Graph:
                 for src in sorted(names_in(value.node)):
                     if src in self.spec.symbols:
                         self.edges.append((src, name))
+            case Chain():  # the chain's node (its first element's site), its step's inputs, its observations
+                self.add(item.name, "latent", f"{item.name} ~ {item.first.dist.name}\\nhidden Markov chain",
+                         (size_text(item.length),))
+                for _, te in item.first.args:
+                    self.link(te, item.name)
+                for _, te in item.step.args:
+                    self.link(te, item.name, {p.index for p in item.step.plates})
+                for e in item.emissions:
+                    self.item(e.site)
+                    if (item.name, e.site.name) not in self.edges:
+                        self.edges.append((item.name, e.site.name))
             case Loop():
                 for b in item.body:
                     if b.name not in self.nodes:

@@ -25,7 +25,10 @@ from ._compat import assert_never
 from .distributions import HELPERS, MATRIX_PARAMS, REGISTRY
 from .lower_exprs import (GENERATE_FLAG, GENERATED_NAMES, _CONSTRAINTS, _OPS, ExprLowering, Writer,  # noqa: F401
                           _is_plate_index, _tuple, array_literal, comment_text, literal, pyname, size)
-from .spec import Definition, Factor, FlatParam, InitElement, Loop, Method, Plate, Role, Site, Spec, TExpr, Type
+from .spec import Chain, Definition, Factor, FlatParam, InitElement, Loop, Method, Plate, Role, Site, Spec, TExpr, Type
+
+
+STATES_FLAG = "_pp_states"  # the model's keyword argument that records a hidden Markov chain's forward inputs
 
 
 class _Lowering:
@@ -80,10 +83,11 @@ class _Lowering:
         self.w.lines[at:at] = lines
         self.w.origins[at:at] = [0] * len(lines)
 
-    def signature(self, names: list[str], optional: set[str], flag: bool = False) -> str:
+    def signature(self, names: list[str], optional: set[str], flag: bool = False, states: bool = False) -> str:
         if all(pyname(n) == n for n in names):
             params = [n + ("=None" if n in optional else "") for n in names]
             params += [f"{GENERATE_FLAG}=False"] if flag else []
+            params += [f"{STATES_FLAG}=False"] if states else []
             return ", ".join(["*"] + params) if params else ""
         return "**data"
 
@@ -115,13 +119,15 @@ class _Lowering:
         names = [s.name for s in self.spec.of_role(Role.DATA, Role.DERIVED)]
         names += [m.positions if m.mode == "latent" else m.mask for m in self.spec.missing]
         generated = self.spec.generated
-        sig = self.signature(names, set(self.spec.observed), flag=bool(generated))
+        sig = self.signature(names, set(self.spec.observed), flag=bool(generated), states=bool(self.spec.chains))
         w.line(f"def model({sig}):")
         w.depth += 1
         if sig == "**data":
             self.unpack(names)
             if generated:
                 w.line(f"{GENERATE_FLAG} = data.get({literal(GENERATE_FLAG)}, False)")
+            if self.spec.chains:
+                w.line(f"{STATES_FLAG} = data.get({literal(STATES_FLAG)}, False)")
         body_start = len(w.lines)
         self.enumeration_marker()
         self.imputed()
@@ -191,8 +197,53 @@ class _Lowering:
                 self.w.line(f"numpyro.factor({literal(f'_pp_target_{item.span.line}')}, {total})")
             case Loop():
                 self.loop(item)
+            case Chain():
+                self.chain(item)
             case _:
                 assert_never(item)
+
+    def chain(self, c: Chain) -> None:
+        """A hidden Markov chain (:mod:`pplang.hmm`): the initial log probabilities, the log transition
+        matrices and the observations' log densities at every state (``_pp_state_z``, a grid of the
+        K values along the first axis, stands for the chain wherever a statement reads it), and
+        the forward algorithm's log p(observations), added as one factor. With ``_pp_states=True``
+        the three are recorded, for the states' posterior (:mod:`pplang.forward`)."""
+        w = self.w
+        self.enter(())
+        name, grid, k = c.name, c.state, size(c.states)
+        shift = "" if c.offset is None else f" + {size(c.offset)}"
+        w.origin = c.first.span.line
+        w.line(f"# hidden Markov chain {comment_text(name)}: summed out by the forward algorithm")
+        first = self.dist(c.first, self.lowering())
+        w.line(f"_pp_init_{name} = jnp.broadcast_to({first}.log_prob(jnp.arange({k})), ({k},))")
+        w.origin = c.step.span.line
+        n = size(c.step.plates[0].size)
+        w.line(f"{grid} = jnp.reshape(jnp.arange({k}){shift}, ({k}, 1))  # the previous state")
+        step = self.dist(c.step, self.lowering(c.step.plates))
+        w.line(f"_pp_trans_{name} = jnp.transpose(jnp.broadcast_to({step}.log_prob(jnp.reshape(jnp.arange({k}), "
+               f"({k}, 1, 1))), ({k}, {k}, {n})), (2, 1, 0))")
+        w.line(f"_pp_emit_{name} = jnp.zeros(({size(c.length)}, {k}))")
+        for e in c.emissions:
+            site = e.site
+            w.origin = site.span.line
+            explicit = len(site.plates) - site.implicit
+            w.line(f"{grid} = jnp.reshape(jnp.arange({k}){shift}, {_tuple([k] + ['1'] * explicit)})  # the state")
+            lp = f"{self.dist(site, self.lowering(site.plates[:explicit]))}.log_prob({self.value(site)})"
+            axis = "None" if e.axis is None else literal(e.axis)
+            rows = f"_pp_hmm_rows({lp}, {_tuple([k] + [size(p.size) for p in site.plates])}, {axis})"
+            if e.axis is None:
+                at = literal(e.at - 1)
+            else:
+                plate = site.plates[e.axis]
+                lo = "0" if plate.start is None else f"{size(plate.start)} - 1"
+                at = f"{lo}:{lo} + {size(plate.size)}"
+            w.line(f"_pp_emit_{name} = _pp_emit_{name}.at[{at}].add({rows})")
+        w.origin = c.span.line
+        w.line(f"numpyro.factor({literal(f'_pp_hmm_{name}')}, _pp_hmm_forward(_pp_init_{name}, _pp_trans_{name}, "
+               f"_pp_emit_{name}))")
+        w.line(f"if {STATES_FLAG}:  # the forward algorithm's inputs, for the posterior of the states")
+        for part in ("init", "trans", "emit"):
+            w.line(f"    numpyro.deterministic({literal(f'_pp_{part}_{name}')}, _pp_{part}_{name})")
 
     def loop(self, loop: Loop) -> None:
         """A for loop: a step function over t = lo..hi run by jax.lax.scan; its carry holds x[t - 1]

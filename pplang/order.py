@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from .checks.context import names_in
 from .diagnostics import Diagnostic, PplangError
-from .spec import Definition, Factor, FlatParam, InitElement, Item, Loop, Method, Site, Spec
+from .spec import Chain, Definition, Factor, FlatParam, InitElement, Item, Loop, Method, Site, Spec
 
 
 def writes(item: Item) -> set[str]:
@@ -46,6 +46,8 @@ def reads(item: Item) -> set[str]:
             exprs = [item.value]
         case Loop():
             exprs = [b.value for b in item.body]
+        case Chain():
+            return set().union(*(reads(s) for s in (item.first, item.step, *(e.site for e in item.emissions))))
     return set().union(*(names_in(e.node) for e in exprs)) if exprs else set()
 
 

@@ -260,6 +260,7 @@ class Model:
         from numpyro.infer import Predictive
 
         self._refuse_partial_observations("draw from the prior")
+        self._refuse_chains("draw from the prior")
         with precision(float64):
             kwargs = self.predictive_data(data, data_file)
             draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
@@ -331,6 +332,7 @@ class Model:
                 "unsupported", "cannot draw replicated data: the model has no parameters, so there are no "
                 "posterior draws", help="`pplang prior` draws the observed quantities of a model without parameters")],
                 source=self.source, file=self.path)
+        self._refuse_chains("draw replicated data")
         observed = set(self.observed)
 
         def rhs(stmt):
@@ -353,6 +355,17 @@ class Model:
                     "cannot also serve as a covariate; the log-likelihood is still available")],
                     source=self.source, file=self.path)
         self._refuse_partial_observations("draw replicated data")
+
+    def _refuse_chains(self, what: str) -> None:
+        """The observations of a hidden Markov chain are one factor of the model (the states summed
+        out), not sites that could be drawn: not yet."""
+        if self.spec.chains:
+            chain = self.spec.chains[0]
+            names = ", ".join(dict.fromkeys(e.site.name for e in chain.emissions)) or "its observations"
+            raise PplangError([Diagnostic(
+                "unsupported", f'cannot {what}: {names} (observed with the hidden Markov chain "{chain.name}") '
+                "cannot be drawn yet", chain.span, "the states' posterior is reported after `pplang run`; "
+                "simulate the observations from the drawn states by hand")], source=self.source, file=self.path)
 
     def _refuse_partial_observations(self, what: str) -> None:
         """Drawing an observed quantity afresh needs it observed whole: a statement about part of it
@@ -578,7 +591,7 @@ class Model:
 
             post.sharding, note = outcome(draws.sharding, shard)
             model.data_warnings = [*model.data_warnings, *note]
-        if model.spec.enumerated:  # draws and probabilities of the discrete latents NUTS did not see
+        if model.spec.enumerated or model.spec.chains:  # the discrete latents NUTS did not see
             from .discrete import discrete_posterior
 
             t2 = time.perf_counter()

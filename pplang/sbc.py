@@ -96,6 +96,12 @@ def calibrate(model, data: dict | str | Path | None = None, *, reps: int = 200, 
     if draws > chains * samples:
         raise PplangError([Diagnostic("bad-setting", f"sbc ranks among {draws} draws but a fit keeps only "
                                       f"{chains} x {samples}", help="raise --samples or lower --draws")])
+    if model.spec.chains:
+        chain = model.spec.chains[0]
+        raise PplangError([Diagnostic("unsupported", f'sbc cannot simulate the observations of the hidden Markov chain '
+                                      f'"{chain.name}" yet (they are not drawn from the prior)', chain.span,
+                                      "check the model on simulated data by hand: simulate states and observations "
+                                      "with NumPy, fit, and compare")], source=model.source, file=model.path)
     if not model.observed:
         raise PplangError([Diagnostic("bad-setting", "sbc needs a model with observed data (a `~` on data)")])
     if isinstance(data, (str, Path)):

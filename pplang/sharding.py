@@ -137,6 +137,8 @@ def _why_not(spec: Spec, size: str) -> tuple[str, ir.Span | None] | None:
         return "the data has missing entries (imputed or masked)", None
     if spec.enumerated:
         return "the model sums out discrete latents by enumeration", None
+    if spec.chains:
+        return "the model sums out a hidden Markov chain (a recursion over the rows)", None
     rowish = lambda t: bool(t.shape) and _is_size(t.shape[0], size)  # noqa: E731
     for sym in spec.symbols.values():
         if sym.role is Role.LATENT and any(_is_size(d, size) for d in sym.type.shape):

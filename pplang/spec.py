@@ -298,7 +298,41 @@ class Loop:
         return tuple(b.name for b in self.body)
 
 
-Item = Union[Site, FlatParam, Definition, InitElement, Factor, Loop]
+@dataclass(frozen=True, slots=True)
+class Emission:
+    """A statement that reads element ``z[t]`` of a hidden Markov chain (:class:`Chain`): ``site``
+    (observed), whose every read of the chain has become a read of ``state`` (the chain's states,
+    a grid of its K values); ``axis`` the position among ``site.plates`` of the plate whose index
+    is t, or None when it reads one element ``z[at]`` (``at`` a whole number)."""
+
+    site: Site
+    axis: int | None
+    at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """A hidden Markov chain ``name[1..length]`` with ``states`` values, summed out exactly by the
+    forward algorithm (:mod:`pplang.hmm`): ``first`` the site of ``name[1] ~ ...``; ``step`` the site
+    of ``name[t] ~ ...`` over t in 2..length, whose reads of ``name[t - 1]`` have become reads of
+    the grid of previous states (``state``); ``emissions`` the observations that read ``name[t]``.
+    Both sites count the outcomes from 0 (NumPyro's); ``offset`` turns them into the model's values."""
+
+    name: str
+    length: ir.Expr
+    states: ir.Expr
+    offset: ir.Expr | None
+    first: Site
+    step: Site
+    emissions: tuple[Emission, ...]
+    span: ir.Span
+
+    @property
+    def state(self) -> str:
+        return f"_pp_state_{self.name}"
+
+
+Item = Union[Site, FlatParam, Definition, InitElement, Factor, Loop, Chain]
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +431,11 @@ class Spec:
     auto: tuple[AutoChoice, ...] = ()  # what ``auto`` chose, once the data has been seen
     functions: tuple[FunctionInstance, ...] = ()  # user-defined functions, callees before callers
     solvers: tuple[str, ...] = ()  # the ODE solvers the model calls (ode_rk45, ...): lowering imports diffrax
+
+    @property
+    def chains(self) -> list[Chain]:
+        """The hidden Markov chains summed out by the forward algorithm (:mod:`pplang.hmm`)."""
+        return [i for i in self.items if isinstance(i, Chain)]
 
     @property
     def enumerated(self) -> list[Site]:
@@ -547,6 +586,17 @@ def _item_lines(item: Item) -> list[str]:
         case Factor():
             return [f"factor line {item.span.line}", f"  plates: {_plates_text(item.plates)}",
                     f"  value: {_texpr_text(item.value)}"]
+        case Chain():
+            lines = [f"hidden Markov chain {item.name}[1:{_expr_text(item.length)}] with {_expr_text(item.states)} "
+                     f"states line {item.span.line} (forward algorithm"
+                     + (f"; value = outcome + {_expr_text(item.offset)})" if item.offset is not None else ")")]
+            lines += ["  first: " + _item_lines(item.first)[0]] + ["  " + x for x in _item_lines(item.first)[1:]]
+            lines += ["  step: " + _item_lines(item.step)[0]] + ["  " + x for x in _item_lines(item.step)[1:]]
+            for e in item.emissions:
+                where = f"plate {e.axis}" if e.axis is not None else f"element {e.at}"
+                lines += [f"  emission ({where}): " + _item_lines(e.site)[0]]
+                lines += ["  " + x for x in _item_lines(e.site)[1:]]
+            return lines
         case Loop():
             lines = [f"loop {item.var} in {_expr_text(item.lo)}:{_expr_text(item.hi)} line {item.span.line}"
                      f" (scan; recursive: {', '.join(item.recursive) or '-'})"]

@@ -342,6 +342,9 @@ def _unexpected_token(exc: lark.exceptions.UnexpectedToken, source: str) -> Diag
     # `data y: vector[K][N]`: Stan's array of vectors
     if tok.type == "LSQB" and prev is not None and prev.type == "RSQB" and line.lstrip().startswith(
             ("data", "param", "local")):
+        if line.lstrip().split(":", 1)[-1].lstrip().startswith("simplex"):
+            return Diagnostic("syntax-error", "an array of simplexes is written with two sizes", span,
+                              "write `simplex[N, K]` (row n is the n-th simplex of size K, `Gamma[n]`)")
         return Diagnostic("syntax-error", "an array of vectors is written as a matrix", span,
                           "write `matrix[N, K]` (row n is the n-th vector, `y[n]`) for an array of N vectors "
                           "of size K")

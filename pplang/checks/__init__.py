@@ -3,7 +3,7 @@
 The passes, one module each: ``context`` (the symbol table and diagnostics they share),
 ``exprs`` (typing and shapes of expressions), ``plates`` (index variables and their ranges),
 ``sites`` (declarations, sampling statements, definitions and factors, with each latent's lowering
-method), ``reparam`` (parameterisation; ``auto`` is checked on the whole model), ``loops``
+method), ``chains`` (hidden Markov chains written element by element), ``reparam`` (parameterisation; ``auto`` is checked on the whole model), ``loops``
 (recursions) and ``pedantic`` (warnings). The driver below walks the statements in source order,
 because a statement's types depend on what was declared before it, then runs the whole-model
 passes.
@@ -17,7 +17,7 @@ from .. import ir
 from .._compat import assert_never
 from ..diagnostics import PplangError
 from ..spec import FlatParam, Role, Spec
-from . import loops, plates, sites
+from . import chains, loops, plates, sites
 from .context import Context, names_in
 from .functions import Functions
 from .pedantic import pedantic
@@ -38,6 +38,7 @@ def check(program: ir.Program) -> Spec:
                if isinstance(s, ir.Sample) and not (s.lhs.indices and isinstance(s.lhs.indices[0], (ir.Num, ir.Range)))
                and functions.density(s.dist.dist) is None}
     state = loops.LoopState()
+    chain_loops = chains.find(program)  # hidden Markov chains: z[1] ~ ... and z[t] ~ ... in a loop
     priors: dict[str, ir.Span] = {}
     items, generated, derived = [], [], []
     for stmt in program.statements:
@@ -55,6 +56,10 @@ def check(program: ir.Program) -> Spec:
                     items.append(FlatParam(stmt.name, ctx.symbols[stmt.name].type, stmt.name_span))
             case ir.Sample() if functions.density(stmt.dist.dist) is not None:
                 items.append(functions.density_statement(ctx, stmt))  # `~` with a user-defined density
+            case ir.Sample() if stmt.lhs.name in chain_loops and stmt.lhs.indices == (ir.Num(1.0, True),):
+                items.append(chains.first(ctx, stmt, chain_loops[stmt.lhs.name]))
+            case ir.Sample() if chains.observes(ctx, stmt, chain_loops):
+                items.append(chains.observation(ctx, stmt, None, priors))
             case ir.Sample():
                 items.append(sites.sample(ctx, stmt, priors=priors))
             case ir.Define(lhs=lhs) if lhs.indices and isinstance(lhs.indices[0], ir.Num):
@@ -72,7 +77,7 @@ def check(program: ir.Program) -> Spec:
                     items.append(loop)
                     ctx.definitions.update({name: loop for name in loop.defined})
                 if loop is not None:  # `~` and `target +=` of the body: lifted out, vectorised over t
-                    items += [loops.lifted(ctx, b, stmt, priors) for b in stmt.body
+                    items += [_lifted(ctx, b, stmt, chain_loops, priors) for b in stmt.body
                               if isinstance(b, (ir.Sample, ir.Target))]
             case ir.Generated():
                 generated.append(_generated(ctx, stmt))
@@ -91,6 +96,16 @@ def check(program: ir.Program) -> Spec:
     if ctx.errors:
         raise PplangError(ctx.errors, warnings=ctx.warnings)
     return spec
+
+
+def _lifted(ctx: Context, stmt: ir.Sample | ir.Target, loop: ir.For, chain_loops: dict, priors: dict):
+    """A ``~`` or ``target +=`` of a loop's body: a hidden Markov chain's step or observation, or lifted."""
+    if isinstance(stmt, ir.Sample) and chain_loops.get(stmt.lhs.name) is loop and \
+            stmt.lhs.indices == (ir.Name(loop.var),):
+        return chains.step(ctx, stmt, loop)
+    if isinstance(stmt, ir.Sample) and chains.observes(ctx, stmt, chain_loops, loop):
+        return chains.observation(ctx, stmt, loop, priors)
+    return loops.lifted(ctx, stmt, loop, priors)
 
 
 def _generated(ctx: Context, stmt: ir.Generated):

@@ -13,6 +13,7 @@ from .plates import bind_plates, extend
 from .reparam import check_reparam
 
 SQUARE_TYPES = {"cholesky_factor_corr", "cov_matrix", "corr_matrix"}
+ARRAY_TYPES = {"simplex"}  # simplex[N, K]: N simplexes of size K (a transition matrix's rows)
 
 
 def declared_type(ctx: Context, t: ir.Type, data: bool) -> Type | None:
@@ -36,9 +37,11 @@ def declared_type(ctx: Context, t: ir.Type, data: bool) -> Type | None:
         ctx.err("invalid-type", "parameters are real-valued: integer parameters cannot be sampled by NUTS",
                 t.span, "marginalise the discrete variable with `target += log_sum_exp(...)`")
         return None
-    if t.base in VECTOR_TYPES and len(t.dims) != 1 or t.base in MATRIX_TYPES - SQUARE_TYPES and len(t.dims) != 2 \
-            or t.base in SQUARE_TYPES and len(t.dims) not in (1, 2):
-        want = "one size" if t.base in VECTOR_TYPES else "two sizes" if t.base not in SQUARE_TYPES else "one size"
+    if t.base in VECTOR_TYPES - ARRAY_TYPES and len(t.dims) != 1 or t.base in MATRIX_TYPES - SQUARE_TYPES \
+            and len(t.dims) != 2 or t.base in SQUARE_TYPES | ARRAY_TYPES and len(t.dims) not in (1, 2):
+        want = ("one size (simplex[K]) or two (simplex[N, K]: N simplexes of size K)" if t.base in ARRAY_TYPES
+                else "one size" if t.base in VECTOR_TYPES else "two sizes" if t.base not in SQUARE_TYPES
+                else "one size")
         ctx.err("invalid-type", f"{t.base} needs {want}", t.span)
         return None
     if t.base in EVENT_RANK and t.bounds:
