@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .diagnostics import Diagnostic, PplangError
 from .lower_numpyro import comment_text
 from .runtime import EXTRA_FIELDS, Model
 from .settings import CHAIN_METHODS, DEFAULTS
-from .spec import Role
+from .spec import Definition, Role
 
 TEMPLATE = '''
 
@@ -149,7 +148,8 @@ def generate(draws, data, seed):
     """The generated quantities of every draw (chain, draw, ...): the model run with _pp_generate=True."""
     from numpyro.infer import Predictive
 
-    pred = Predictive(model, posterior_samples=draws, batch_ndims=2, return_sites=GENERATED)
+    latents = {latents}
+    pred = Predictive(model, posterior_samples=latents, batch_ndims=2, return_sites=GENERATED)
     out = pred(jax.random.fold_in(jax.random.PRNGKey(seed), 2), **data, _pp_generate=True)
     return {{k: np.asarray(out[k]) for k in GENERATED}}
 '''
@@ -189,7 +189,7 @@ def impute(samples, draws, data, seed):
     masked = [name for name, (mode, _) in MISSING.items() if mode == "masked"]
     drawn = {{}}
     if masked:
-        latents = {{k: v for k, v in samples.items() if k not in masked}}
+        latents = {{k: v for k, v in samples.items() if k not in masked}}{discrete}
         pred = Predictive(model, posterior_samples=latents, batch_ndims=2, return_sites=masked)
         drawn = pred(jax.random.fold_in(jax.random.PRNGKey(seed), 3), **{{**data, **{{k: None for k in masked}}}})
     for name, (mode, shape) in MISSING.items():
@@ -221,6 +221,104 @@ LOAD_MISSING = (
      "    print_summary(imputed, prob=0.9)\n"),
 )
 
+DISCRETE_CODE = '''
+
+# discrete latents that NUTS did not see: summed out while sampling, then drawn for each posterior
+# draw from their conditional posterior, as pplang does. ENUMERATED: the latents NumPyro enumerates
+# (outcomes counted from 0 there; discrete_offsets gives the model's values), drawn with NumPyro's infer_discrete (keys split from
+# fold_in(PRNGKey(seed), 4)). CHAINS: hidden Markov chains, drawn by forward filtering and backward
+# sampling (keys split from fold_in(fold_in(PRNGKey(seed), 6), c) for the c-th chain).
+ENUMERATED = {enumerated!r}
+FIRST_ENUM_DIM = {first_dim!r}
+CHAINS = {chains!r}
+# deterministic quantities that read an enumerated latent: recomputed with its draws
+RECOMPUTED = {recomputed!r}
+
+
+def discrete_offsets(data):
+    """Each discrete latent's offset: its model value is NumPyro's outcome plus this."""
+{offsets}
+
+
+def enumerated_outcomes(draws, data):
+    """The enumerated latents' draws as NumPyro's outcomes (from 0), to substitute into the model."""
+    shift = discrete_offsets(data)
+    return {{k: np.asarray(draws[k]) - shift.get(k, 0) for k in ENUMERATED}}
+
+
+def latent_sites(data):
+    """The latent sample sites of the model (what NUTS samples), by one trace at initial values."""
+    start = numpyro.handlers.substitute(numpyro.handlers.seed(model, 0), substitute_fn=init_to_uniform)
+    return {{k for k, s in numpyro.handlers.trace(start).get_trace(**data).items()
+            if s["type"] == "sample" and not s["is_observed"] and not k.startswith("_pp")}}
+
+
+{forward_source}
+
+
+def draw_discrete(samples, data, seed):
+    """The draws (chain, draw, ...) of every discrete latent, in the model's values, and the
+    deterministic quantities recomputed with them."""
+    from numpyro.contrib.funsor import infer_discrete
+    from numpyro.infer import Predictive
+
+    latent = latent_sites(data)
+    continuous = {{k: v for k, v in samples.items() if k in latent and k not in ENUMERATED}}
+    chains, n_draws = next(iter(continuous.values())).shape[:2]
+    n = chains * n_draws
+    flat = {{k: jnp.reshape(v, (n,) + v.shape[2:]) for k, v in continuous.items()}}
+    drawn = {{}}
+    if ENUMERATED:
+        def draw(sample, key):
+            conditioned = numpyro.handlers.substitute(model, data=sample)
+            sampler = infer_discrete(conditioned, first_available_dim=FIRST_ENUM_DIM, temperature=1, rng_key=key)
+            tr = numpyro.handlers.trace(numpyro.handlers.seed(sampler, key)).get_trace(**data)
+            return {{k: tr[k]["value"] for k in ENUMERATED}}
+
+        keys = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 4), n)
+        step = jax.jit(jax.vmap(draw))
+        parts = [step({{k: v[lo:lo + 512] for k, v in flat.items()}}, keys[lo:lo + 512]) for lo in range(0, n, 512)]
+        for k in ENUMERATED:
+            values = np.concatenate([np.asarray(part[k]) for part in parts])
+            drawn[k] = values.reshape((chains, n_draws) + values.shape[1:])
+    if CHAINS:
+        sites = [f"_pp_{{p}}_{{name}}" for name in CHAINS for p in ("init", "trans", "emit")]
+
+        @jax.jit
+        def states(part, keys):
+            got = Predictive(model, posterior_samples=part, return_sites=sites, batch_ndims=1)(
+                jax.random.PRNGKey(0), **data, {states_flag}=True)
+            return {{name: jax.vmap(ffbs)(keys[i], *(got[f"_pp_{{p}}_{{name}}"] for p in ("init", "trans", "emit")))
+                    for i, name in enumerate(CHAINS)}}
+
+        base = jax.random.fold_in(jax.random.PRNGKey(seed), 6)
+        keys = jnp.stack([jax.random.split(jax.random.fold_in(base, i), n) for i in range(len(CHAINS))])
+        size = min(256, n)
+        parts = []
+        for lo in range(0, n, size):
+            idx = np.minimum(np.arange(lo, lo + size), n - 1)  # the last chunk padded, as pplang
+            parts.append((states({{k: v[idx] for k, v in flat.items()}}, keys[:, idx]), min(size, n - lo)))
+        for name in CHAINS:
+            values = np.concatenate([np.asarray(got[name])[:keep] for got, keep in parts])
+            drawn[name] = values.reshape(chains, n_draws, -1)
+    recomputed = {{}}
+    if RECOMPUTED:
+        pred = Predictive(model, posterior_samples={{**continuous, **{{k: drawn[k] for k in ENUMERATED}}}},
+                          batch_ndims=2, return_sites=RECOMPUTED)
+        recomputed = {{k: np.asarray(v) for k, v in pred(jax.random.fold_in(jax.random.PRNGKey(seed), 5), **data).items()}}
+    shift = discrete_offsets(data)
+    return {{k: v + shift.get(k, 0) for k, v in drawn.items()}}, recomputed
+'''
+
+# main's lines with discrete latents: their draws (model values) and the recomputed deterministic
+# quantities join the draws before anything is printed
+DISCRETE_CALL = (
+    "    draws = {k: np.asarray(v) for k, v in samples.items() if k not in AUXILIARY}\n",
+    "    draws = {k: np.asarray(v) for k, v in samples.items() if k not in AUXILIARY}\n"
+    "    discrete, recomputed = draw_discrete(samples, data, args.seed)\n"
+    "    draws.update(recomputed)\n"
+    "    draws.update(discrete)\n")
+
 IMPUTED_CALL = """
     draws = {k: v for k, v in draws.items() if not k.endswith("[missing]")}
     draws.update(imputed)"""
@@ -240,15 +338,8 @@ def eject(model: Model, default_data: str | None = None) -> str:
     names = model.generated_names
     # a model compiled for the nulls of a data set (pplang.missing.ImputedModel)
     missing = {m.name: (m.mode, tuple(int(n) for n in model.shapes[m.name])) for m in model.spec.missing}
-    if model.spec.enumerated and any(mode == "masked" for mode, _ in missing.values()):
-        site = model.spec.enumerated[0]
-        raise PplangError([Diagnostic(
-            "unsupported", f"the ejected program cannot draw the missing values of "
-            f"{', '.join(k for k, (mode, _) in missing.items() if mode == 'masked')}: they depend on the discrete "
-            f'latent "{site.name}", which pplang draws after sampling and the program does not',
-            span=site.span, help="`pplang run` imputes them; or eject with the null entries left out of the data")],
-            source=model.source, file=model.path)
     model_file = Path(model.path).name
+    discrete = _discrete_code(model.spec)
     program = TEMPLATE.format(data_fields=body, default_data=default_data, model_file=comment_text(model_file),
                               description=repr(f"Run NUTS on the model generated from {model_file}."),
                               generated_call=GENERATE_CALL if names else "", d=DEFAULTS,
@@ -256,15 +347,50 @@ def eject(model: Model, default_data: str | None = None) -> str:
                               chain_methods=list(CHAIN_METHODS), extra_fields=EXTRA_FIELDS)
     if names:
         head, main = program.split("\n\ndef main(", 1)
-        program = head + GENERATE.format(names=names) + "\n\ndef main(" + main
+        program = head + GENERATE.format(names=names, latents="{**draws, **enumerated_outcomes(draws, data)}" if discrete else "draws") + "\n\ndef main(" + main
+    if discrete:  # draws of the discrete latents, as pplang.discrete draws them
+        head, main = program.split("\n\ndef main(", 1)
+        program = head + discrete + "\n\ndef main(" + main
+        program = _replace(program, *DISCRETE_CALL)
     if missing:  # the data's nulls: filled and their positions passed, as ImputedModel.prepare_data
         head, main = program.split("\n\ndef load_data(", 1)
-        program = head + MISSING_CODE.format(missing=missing) + "\n\ndef load_data(" + main
+        outcomes = "\n        latents.update(enumerated_outcomes(draws, data))" if discrete else ""
+        program = head + MISSING_CODE.format(missing=missing, discrete=outcomes) + "\n\ndef load_data(" + main
         for old, new in LOAD_MISSING:
-            if old not in program:
-                raise RuntimeError(f"eject: the template lost the line {old!r}")  # a pplang bug
-            program = program.replace(old, new, 1)
+            program = _replace(program, old, new)
     if model.spec.solvers:  # as pplang's runtime: a failed ODE solve (NaN) rejects, it does not raise
         program = program.replace("    args = parse_args(argv)\n", "    args = parse_args(argv)\n"
                                   "    numpyro.enable_validation(False)  # a failed ODE solve is NaN: rejected\n", 1)
     return model.python_source + program
+
+
+def _replace(program: str, old: str, new: str) -> str:
+    if old not in program:
+        raise RuntimeError(f"eject: the template lost the line {old!r}")  # a pplang bug
+    return program.replace(old, new, 1)
+
+
+def _discrete_code(spec) -> str:
+    """The program's code that draws the discrete latents (``DISCRETE_CODE``), or "" without any."""
+    import inspect
+
+    from . import forward
+    from .checks.context import names_in
+    from .lower_exprs import pyname, size
+    from .lower_numpyro import STATES_FLAG
+
+    if not spec.enumerated and not spec.chains:
+        return ""
+    shifted = [(s.name, s.offset) for s in spec.enumerated if s.offset is not None]
+    shifted += [(c.name, c.offset) for c in spec.chains if c.offset is not None]
+    used = sorted({n for _, e in shifted for n in names_in(e)})
+    lines = [f"    {pyname(n)} = data[{n!r}]" for n in used]
+    lines.append("    return {" + ", ".join(f"{n!r}: {size(e)}" for n, e in shifted) + "}")
+    # the FFBS of pplang.forward, as pplang runs it (plain JAX, no pplang import)
+    source = "\n\n".join(inspect.getsource(f) for f in (forward._forward, forward.ffbs)) if spec.chains else ""
+    recomputed = [i.name for i in spec.items if isinstance(i, Definition) and i.enumerated
+                  and i.role is Role.DETERMINISTIC]
+    return DISCRETE_CODE.format(enumerated=[s.name for s in spec.enumerated], first_dim=-spec.max_plate_nesting - 1,
+                                chains=[c.name for c in spec.chains], recomputed=recomputed,
+                                offsets="\n".join(lines), forward_source=source,
+                                states_flag=STATES_FLAG)

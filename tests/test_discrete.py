@@ -305,3 +305,50 @@ def test_binomial_with_a_data_count_is_enumerated(x64):
     assert float(got) == pytest.approx(want, rel=1e-10)
     lpmf = pplang.compile("p ~ Beta(2, 2)\ntarget += binomial_lpmf(3 | 5, p)\n").python_source
     assert "dist.BinomialProbs(total_count=5, probs=p).log_prob(3)" in lpmf
+
+
+# ----------------------------------------------------------------------------- the ejected program
+
+
+def _run_ejected(tmp_path, model, data, settings):
+    """Eject ``model``, import the program and run its main() in this process; its --save draws."""
+    import importlib.util
+
+    from pplang.eject import eject
+
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    (tmp_path / "prog.py").write_text(eject(model))
+    spec = importlib.util.spec_from_file_location(f"ejected_{abs(hash(str(tmp_path)))}", tmp_path / "prog.py")
+    prog = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(prog)
+    prog.main([str(tmp_path / "data.json"), *settings, "--save", str(tmp_path / "draws.npz")])
+    return np.load(tmp_path / "draws.npz")
+
+
+def _hmm_data():
+    return json.loads((EXAMPLES / "hmm.json").read_text())
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide")  # NumPyro's r_hat of a constant z[i]
+@pytest.mark.parametrize("case", ["mixture", "hmm"])
+def test_ejected_program_draws_the_discrete_latents_as_pplang_does(case, tmp_path, capsys):
+    """The ejected program draws every discrete latent after sampling with pplang's keys: an
+    enumerated one (Categorical, 1-based), the deterministic and generated quantities that read it
+    (recomputed with its draws, never with enumeration dimensions or prior draws), and a hidden
+    Markov chain's states (FFBS): all equal to pplang's."""
+    mixture = MIXTURE + "m[i] = mu[z[i]]\ngenerated zz[i] = 10 * z[i]\n"
+    model, data = {
+        "mixture": lambda: (pplang.compile(mixture), mixture_data(20)),
+        "hmm": lambda: (pplang.load(EXAMPLES / "hmm.ppl"), _hmm_data()),
+    }[case]()
+    settings = dict(chains=2, warmup=40, samples=15, seed=3)
+    ejected = _run_ejected(tmp_path, model, data, [f"--{k}={v}" for k, v in settings.items()])
+    post = model.sample(data, **settings)
+    want = {**post.grouped_samples, **post.generated(grouped=True)}
+    discrete = {"mixture": ["z", "m", "zz"], "hmm": ["z"]}[case]
+    for name in discrete:
+        assert name in ejected.files, name
+        np.testing.assert_array_equal(ejected[name], want[name], err_msg=name)
+    for name in ejected.files:
+        np.testing.assert_allclose(ejected[name], want[name], rtol=1e-6, err_msg=name)
+    assert discrete[0] in capsys.readouterr().out  # printed in the program's summary
