@@ -207,10 +207,23 @@ def _mode(model, kwargs: dict, settings, draws: int, cache: bool):
     return mode, out["eps"], points, call
 
 
+def _boundary(call, settings, u, judged) -> list[dict]:
+    """The boundary check (:meth:`pplang.optimizers.Density.boundary`) at ``u`` from the ``judge``
+    program's values, the objective's rise from the ``rise`` program."""
+    from .optimizers import boundary_points, boundary_verdict
+
+    supports = {name: SimpleNamespace(**b) for name, b in judged["bounds"].items()}
+    bounded, shifted = boundary_points(u, judged["z"], supports, judged["estimate"], judged["positions"])
+    if not bounded:
+        return []
+    rise = call("rise", _rise_body(settings), points=shifted, u=u)
+    return boundary_verdict(bounded, np.asarray(rise["points"], dtype=float) - float(rise["at"]))
+
+
 def optimize(model, kwargs: dict, settings, khat_draws: int, cache: bool):
     """``pplang optimize``'s body (:func:`pplang.inference.optimize`) through the programs: (draws,
     diagnostics, log p, None), or None where the eager path must run."""
-    from .optimizers import boundary_points, boundary_verdict, gaussian_from, nan_as_minus_inf
+    from .optimizers import gaussian_from, nan_as_minus_inf
 
     found = _mode(model, kwargs, settings, khat_draws, cache)
     if found is None:
@@ -222,16 +235,33 @@ def optimize(model, kwargs: dict, settings, khat_draws: int, cache: bool):
     judged = call("judge", _judge_body, U=U, u=u)
     k, lw = honesty.pareto_k(nan_as_minus_inf(judged["log_p"]) - log_q)
     shift = honesty.mean_shift(judged["draws"], lw, model.reported, estimate=judged["estimate"])
-    supports = {name: SimpleNamespace(**b) for name, b in judged["bounds"].items()}
-    bounded, shifted = boundary_points(u, judged["z"], supports, judged["estimate"], judged["positions"])
-    boundary = []
-    if bounded:
-        rise = call("rise", _rise_body(settings), points=shifted, u=u)
-        boundary = boundary_verdict(bounded, np.asarray(rise["points"], dtype=float) - float(rise["at"]))
     diagnostics = {
         "estimate": "mle" if settings.mle else "map_jacobian" if settings.jacobian else "map",
         "pareto_k": k, "pareto_k_meaning": honesty.khat_meaning(k), "pareto_k_draws": khat_draws,
         "mean_shift": shift, "optimizer": mode.info, "hessian": honesty.hessian_report(mode.hessian),
-        "boundary": boundary,
+        "boundary": _boundary(call, settings, u, judged),
     }
     return judged["estimate"], diagnostics, np.array([-float(judged["neg_log_p"])]), None
+
+
+def laplace(model, kwargs: dict, settings, cache: bool):
+    """``pplang laplace``'s body (:func:`pplang.inference.laplace`) through the programs: (draws,
+    diagnostics, log p, log q), or None where the eager path must run."""
+    from .optimizers import gaussian_from, nan_as_minus_inf
+
+    found = _mode(model, kwargs, settings, settings.draws, cache)
+    if found is None:
+        return None
+    mode, eps, points, call = found
+    u = np.asarray(mode.u)
+    U, log_q = gaussian_from(eps, u, honesty.normal_from_hessian(mode.hessian))
+    judged = call("judge", _judge_body, U=U, u=u)
+    log_p = nan_as_minus_inf(judged["log_p"])
+    k, lw = honesty.pareto_k(log_p - log_q)
+    draws = judged["draws"]
+    diagnostics = {"pareto_k": k, "pareto_k_meaning": honesty.khat_meaning(k),
+                   "importance_ess": honesty.importance_ess(lw),
+                   "mean_shift": honesty.mean_shift(draws, lw, model.reported), "optimizer": mode.info,
+                   "hessian": honesty.hessian_report(mode.hessian),
+                   "boundary": _boundary(call, settings, u, judged)}
+    return draws, diagnostics, log_p, log_q

@@ -454,7 +454,14 @@ def laplace(model: Model, data=None, *, data_file: str | None = None, cache: boo
     def body(kwargs, density, key):
         import jax
 
+        from . import approx_programs
         from .optimizers import find_mode, gaussian_draws
+
+        if approx_programs.usable(model):  # the traced programs; the eager path where they do not apply
+            found = approx_programs.laplace(model, kwargs, settings, cache)
+            if found is not None:
+                return found
+        density = _density(model, kwargs, settings)
 
         mode = find_mode(density, density.neg_log_p, settings, jax.random.fold_in(key, 1))
         hessian = mode.hessian
@@ -470,7 +477,7 @@ def laplace(model: Model, data=None, *, data_file: str | None = None, cache: boo
                        "boundary": density.boundary(mode.u, density.neg_log_p)}
         return draws, diagnostics, log_p, log_q
 
-    return _run(model, "laplace", settings, data, data_file, cache, body)
+    return _run(model, "laplace", settings, data, data_file, cache, body, lazy=True)
 
 
 def variational(model: Model, data=None, *, data_file: str | None = None, cache: bool = True,

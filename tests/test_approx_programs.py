@@ -1,5 +1,6 @@
-"""``pplang optimize`` runs as a few traced programs (pplang/approx_programs.py): a second optimize in
-one process, or in a process that finds them on disk, traces nothing and gives identical results;
+"""``pplang optimize`` (and ``laplace``) run as a few traced programs (pplang/approx_programs.py): a
+second optimize in one process, or in a process that finds them on disk, traces nothing and gives
+identical results;
 the programs agree with the eager path to float precision (their data are arguments, not constants
 XLA can fold, so the last bits may differ). PSIS (pplang/psis.py) equals ArviZ's psislw.
 """
@@ -45,6 +46,21 @@ def test_a_second_optimize_in_the_process_traces_nothing_and_gives_the_same_resu
     other_seed = eight_schools.optimize(ES_DATA, cache=False, seed=4)  # the seed is an argument
     assert approx_programs.traces["count"] - before == traced
     assert other_seed.diagnostics["optimizer"]["converged"]
+
+
+def test_laplace_runs_through_the_same_programs(eight_schools, monkeypatch):
+    approx_programs.forget()
+    before = approx_programs.traces["count"]
+    first = eight_schools.laplace(ES_DATA, cache=False, draws=200)
+    traced = approx_programs.traces["count"] - before
+    again = eight_schools.laplace(ES_DATA, cache=False, draws=200)
+    assert traced >= 2 and approx_programs.traces["count"] - before == traced
+    _same(first, again)
+    monkeypatch.setattr(approx_programs, "usable", lambda model: False)
+    eager = eight_schools.laplace(ES_DATA, cache=False, draws=200)
+    for k in eager.draws:
+        np.testing.assert_allclose(first.draws[k], eager.draws[k], rtol=1e-9, atol=1e-12)
+    assert first.diagnostics["pareto_k"] == pytest.approx(eager.diagnostics["pareto_k"], rel=1e-9)
 
 
 WARM = """
