@@ -1,5 +1,6 @@
 """Benchmark: `pplang optimize examples/eight_schools.ppl` end to end (process start to exit) on a
-warm cache, beside `pplang run` of the same model for comparison; alternating, several repetitions.
+warm cache, beside `pplang laplace` and `pplang run` of the same model for comparison;
+alternating, several repetitions.
 
 Usage: python bench/optimize_warm.py [--reps 5] [--no-run] [--cache DIR]
 Both use one cache directory (default: a fresh temporary one; ``$PPLANG_CACHE_DIR`` is set to it),
@@ -35,13 +36,14 @@ def load() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--no-run", action="store_true", help="time pplang optimize only")
+    ap.add_argument("--no-run", action="store_true", help="time pplang optimize only (no laplace, no run)")
     ap.add_argument("--cache", help="cache directory (default: a new temporary one)")
     args = ap.parse_args()
     env = {**os.environ, "PPLANG_CACHE_DIR": args.cache or tempfile.mkdtemp(prefix="pplang-bench-optimize-")}
     cli = [sys.executable, "-m", "pplang.cli"]
     commands = {"pplang optimize": cli + ["optimize", str(MODEL)]}
     if not args.no_run:
+        commands["pplang laplace"] = cli + ["laplace", str(MODEL)]
         commands["pplang run"] = cli + ["run", str(MODEL), "--no-progress"]
     cold = {name: timed(cmd, env) for name, cmd in commands.items()}  # fills the cache
     before = load()
