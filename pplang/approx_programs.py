@@ -17,8 +17,8 @@ computation is up to four programs of (PRNG key, arrays), none traced in a warm 
 
 The host work between them (Newton's linear algebra, the normal approximation, PSIS, the
 verdicts) is the NumPy code the eager path runs. Where a program cannot be traced (the model
-needs concrete data) or finds no starting point, the caller runs the eager path, which reports
-as before.
+needs concrete data), finds no starting point, or the model solves an ODE (:func:`usable`), the
+caller runs the eager path, which reports as before.
 """
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ def forget() -> None:
 
 
 def usable(model) -> bool:
-    return model.python_source not in _not_traceable
+    """Whether the programs apply: not to a model that solves an ODE (diffrax's checks are host
+    callbacks, which ``jax.export`` cannot serialise, so no later process could load the programs,
+    and compiling them cold took longer than the eager path), nor to one whose tracing needs
+    concrete data."""
+    return not model.spec.solvers and model.python_source not in _not_traceable
 
 
 # ----------------------------------------------------------------------------- programs

@@ -1,8 +1,8 @@
 """``pplang optimize`` (and ``laplace``) run as a few traced programs (pplang/approx_programs.py): a
 second optimize in one process, or in a process that finds them on disk, traces nothing and gives
-identical results;
-the programs agree with the eager path to float precision (their data are arguments, not constants
-XLA can fold, so the last bits may differ). PSIS (pplang/psis.py) equals ArviZ's psislw.
+identical results; the programs agree with the eager path to float precision (their data are
+arguments, not constants XLA can fold, so the last bits may differ). PSIS (pplang/psis.py) equals
+ArviZ's psislw.
 """
 
 import json
