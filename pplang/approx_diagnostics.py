@@ -4,9 +4,9 @@
 - **Pareto k-hat** (Vehtari, Simpson, Gelman, Yao and Gabry 2024, "Pareto smoothed importance
   sampling"): over draws theta_s from the approximation q, the importance ratios
   r_s = p(theta_s, y) / q(theta_s) have a right tail whose generalised-Pareto shape k is estimated
-  by ArviZ's ``psislw``. k < 0.5: q covers the posterior well; 0.5 <= k <= 0.7: doubtful;
-  k > 0.7: q misses mass the posterior has (its tails, or a whole region), and its means, sds and
-  intervals can be far off. The density and q are both taken in the unconstrained space, where q
+  by :mod:`pplang.psis` (as ArviZ's ``psislw``). k < 0.5: q covers the posterior well;
+  0.5 <= k <= 0.7: doubtful; k > 0.7: q misses mass the posterior has (its tails, or a whole
+  region), and its means, sds and intervals can be far off. The density and q are both taken in the unconstrained space, where q
   is defined (the log density there includes the transform's Jacobian).
 - **the means against importance sampling** (:func:`mean_shift`): where k-hat says the importance
   weights can be trusted, the PSIS-weighted mean and sd of each quantity estimate the posterior's,
@@ -16,13 +16,12 @@
   convergence** of variational inference, and **restarts that disagree** (several modes).
 
 :func:`approximation_warnings` turns these numbers into catalogued warnings (see
-``pplang explain approximation-unreliable``). NumPy and ArviZ only; no JAX.
+``pplang explain approximation-unreliable``). NumPy only; no JAX.
 """
 
 from __future__ import annotations
 
 import math
-import warnings as _warnings
 
 import numpy as np
 
@@ -47,20 +46,18 @@ SHIFT_SD = 0.2
 
 def pareto_k(log_ratios: np.ndarray) -> tuple[float, np.ndarray]:
     """The Pareto k-hat of the importance ratios ``log p - log q`` (one per independent draw) and
-    the normalised PSIS log weights, by ``arviz.psislw`` (relative efficiency 1: the draws are
-    independent). Draws where the density is not finite get a negligible weight. All draws
-    non-finite: k = inf and uniform weights."""
-    import arviz as az
+    the normalised PSIS log weights, by :func:`pplang.psis.smooth` (as ``arviz.psislw`` with
+    relative efficiency 1: the draws are independent). Draws where the density is not finite get a
+    negligible weight. All draws non-finite: k = inf and uniform weights."""
+    from .psis import smooth
 
     lr = np.asarray(log_ratios, dtype=np.float64).ravel()
     finite = np.isfinite(lr)
     if not finite.any():
         return math.inf, np.full(lr.shape, -math.log(lr.size))
     lr = np.where(finite, lr, lr[finite].min() - 700.0)  # weight exp(-700) relative: none
-    with _warnings.catch_warnings(), np.errstate(all="ignore"):
-        _warnings.simplefilter("ignore")  # ArviZ warns about a large k itself; we say it once, our way
-        lw, k = az.psislw(lr, reff=1.0)
-    k = float(k)
+    with np.errstate(all="ignore"):
+        lw, k = smooth(lr)
     return (k if math.isfinite(k) else math.inf), np.asarray(lw)
 
 

@@ -331,12 +331,12 @@ def _finite(x) -> float | None:
 # ----------------------------------------------------------------------------- the methods
 
 
-def _start(model: Model, data, data_file, settings, cache: bool):
-    """Shared set-up: the data (``Model.prepare_data``), the unconstrained density, a key."""
+def _start(model: Model, data, data_file, settings, cache: bool, lazy: bool = False):
+    """Shared set-up: the data (``Model.prepare_data``), the unconstrained density (None when
+    ``lazy``: the body makes it if it needs it, :func:`_density`), a key."""
     import jax
 
     from .jitcache import enable_persistent_cache
-    from .optimizers import Density
 
     if cache:
         enable_persistent_cache()
@@ -348,7 +348,16 @@ def _start(model: Model, data, data_file, settings, cache: bool):
         if errors:
             raise PplangError(errors, source=model.source, file=model.path)
     key = jax.random.PRNGKey(settings.seed)
-    return kwargs, Density(model, kwargs, jax.random.fold_in(key, 0)), key
+    return kwargs, None if lazy else _density(model, kwargs, settings), key
+
+
+def _density(model: Model, kwargs: dict, settings):
+    """The unconstrained density (:class:`pplang.optimizers.Density`) of the model with ``kwargs``."""
+    import jax
+
+    from .optimizers import Density
+
+    return Density(model, kwargs, jax.random.fold_in(jax.random.PRNGKey(settings.seed), 0))
 
 
 def _located_start(model: Model, kwargs: dict, seed: int, fn: Callable):
@@ -364,16 +373,17 @@ def _located_start(model: Model, kwargs: dict, seed: int, fn: Callable):
         raise explain_failed_start(model, kwargs, None, seed) from None
 
 
-def _run(model: Model, method: str, settings, data, data_file, cache, body: Callable) -> Approximation:
+def _run(model: Model, method: str, settings, data, data_file, cache, body: Callable,
+         lazy: bool = False) -> Approximation:
     """Run ``body(kwargs, density, key) -> (draws, diagnostics, log_p, log_q)`` in the settings'
-    precision, time it, and attach the honesty warnings."""
+    precision, time it, and attach the honesty warnings (``lazy``: the body gets no density)."""
     from .jitcache import JitClock
     from .optimizers import precision
 
     data_file = data_file or (str(data) if isinstance(data, (str, Path)) else None)
     t0 = time.perf_counter()
     with precision(settings.float64), JitClock() as clock:
-        kwargs, density, key = _start(model, data, data_file, settings, cache)
+        kwargs, density, key = _start(model, data, data_file, settings, cache, lazy)
         draws, diagnostics, log_p, log_q = model._run_located(lambda: _located_start(
             model, kwargs, settings.seed, lambda: body(kwargs, density, key)))
     timing = {"fit_s": time.perf_counter() - t0, "jit_s": clock.compile_s}
@@ -409,6 +419,14 @@ def optimize(model: Model, data=None, *, data_file: str | None = None, cache: bo
     def body(kwargs, density, key):
         import jax
 
+        from . import approx_programs
+
+        if approx_programs.usable(model):  # the traced programs; the eager path where they do not apply
+            found = approx_programs.optimize(model, kwargs, settings, KHAT_DRAWS, cache)
+            if found is not None:
+                return found
+        density = _density(model, kwargs, settings)
+
         from .optimizers import find_mode
 
         objective = density.objective(jacobian=settings.jacobian, priors=not settings.mle)
@@ -423,7 +441,7 @@ def optimize(model: Model, data=None, *, data_file: str | None = None, cache: bo
         }
         return density.constrain(mode.u[None]), diagnostics, np.array([-float(density.neg_log_p(mode.u))]), None
 
-    return _run(model, "optimize", settings, data, data_file, cache, body)
+    return _run(model, "optimize", settings, data, data_file, cache, body, lazy=True)
 
 
 def laplace(model: Model, data=None, *, data_file: str | None = None, cache: bool = True,
@@ -436,7 +454,14 @@ def laplace(model: Model, data=None, *, data_file: str | None = None, cache: boo
     def body(kwargs, density, key):
         import jax
 
+        from . import approx_programs
         from .optimizers import find_mode, gaussian_draws
+
+        if approx_programs.usable(model):  # the traced programs; the eager path where they do not apply
+            found = approx_programs.laplace(model, kwargs, settings, cache)
+            if found is not None:
+                return found
+        density = _density(model, kwargs, settings)
 
         mode = find_mode(density, density.neg_log_p, settings, jax.random.fold_in(key, 1))
         hessian = mode.hessian
@@ -452,7 +477,7 @@ def laplace(model: Model, data=None, *, data_file: str | None = None, cache: boo
                        "boundary": density.boundary(mode.u, density.neg_log_p)}
         return draws, diagnostics, log_p, log_q
 
-    return _run(model, "laplace", settings, data, data_file, cache, body)
+    return _run(model, "laplace", settings, data, data_file, cache, body, lazy=True)
 
 
 def variational(model: Model, data=None, *, data_file: str | None = None, cache: bool = True,

@@ -120,8 +120,7 @@ class Density:
 
     def log_p_batch(self, U) -> np.ndarray:
         """log p of each row of U, as float64 NumPy (NaN -> -inf)."""
-        out = np.asarray(self._batch_log_p(jnp.asarray(U)), dtype=np.float64)
-        return np.where(np.isnan(out), -np.inf, out)
+        return nan_as_minus_inf(self._batch_log_p(jnp.asarray(U)))
 
     def objective(self, *, jacobian: bool, priors: bool):
         """The function of u to minimise: -log p(u) with the Jacobian (the mode in the
@@ -144,8 +143,12 @@ class Density:
 
     def constrain(self, U) -> dict[str, np.ndarray]:
         """Every latent and deterministic site for each row of U: name -> (rows, ...)."""
-        out = jax.jit(jax.vmap(lambda u: self._postprocess(self.unravel(u))))(jnp.asarray(U))
-        return {k: np.asarray(v) for k, v in out.items() if not k.startswith("_pp")}
+        return {k: np.asarray(v) for k, v in jax.jit(self.constrained)(jnp.asarray(U)).items()}
+
+    def constrained(self, U) -> dict:
+        """:meth:`constrain` as JAX arrays (to be traced)."""
+        out = jax.vmap(lambda u: self._postprocess(self.unravel(u)))(U)
+        return {k: v for k, v in out.items() if not k.startswith("_pp")}
 
     def inits(self, key, n: int):
         """``n`` starting points drawn as NumPyro's ``init_to_uniform`` does (uniform in (-2, 2)
@@ -163,42 +166,87 @@ class Density:
         raise PplangError([Diagnostic("runtime-error", "found no starting point with a finite log density in "
                                       "100 tries", help="check the data against the priors and bounds")])
 
+    def traced_inits(self, key, n: int):
+        """:meth:`inits` as one loop that can be traced: the same points, and how many were found
+        (fewer than ``n``: 100 tries were not enough, and :meth:`inits` says so)."""
+        value_grad = jax.vmap(jax.value_and_grad(self.log_p))
+
+        def body(c):
+            attempt, count, found = c
+            cand = jax.random.uniform(jax.random.fold_in(key, attempt), (n, self.dim), minval=-2.0, maxval=2.0,
+                                      dtype=self.u0.dtype)
+            v, g = value_grad(cand)
+            ok = jnp.isfinite(v) & jnp.all(jnp.isfinite(g), axis=1)
+            at = jnp.where(ok, count + jnp.cumsum(ok) - 1, n)  # in order of the rows, as inits keeps them
+            return attempt + 1, count + jnp.sum(ok).astype(count.dtype), found.at[at].set(cand, mode="drop")
+
+        start = (jnp.int32(0), jnp.int32(0), jnp.zeros((n, self.dim), self.u0.dtype))
+        _, count, found = jax.lax.while_loop(lambda c: (c[0] < 100) & (c[1] < n), body, start)
+        return found, count
+
     def boundary(self, u, objective) -> list[dict]:
         """The elements of bounded parameters at which ``objective`` (minimised at ``u``) does not
         rise when the element moves BOUNDARY_SHIFT further toward its bound on the unconstrained
         scale, but does rise when it moves BOUNDARY_AWAY away: the mode is on the edge (see
         :func:`pplang.approx_diagnostics.bound_directions`)."""
-        from numpyro import handlers
-
         z = self.unravel(u)
         values = self.constrain(np.asarray(u)[None])
-        fixed = handlers.substitute(self.model_fn, data={k: v[0] for k, v in values.items() if k in z})
-        tr = handlers.trace(handlers.seed(fixed, rng_seed=0)).get_trace(**self.kwargs)
-        positions = self.unravel(jnp.arange(self.dim))  # each element's place in the flat vector
-        found = honesty.bound_directions([(k, np.asarray(z[k]), tr[k]["fn"].support, values[k][0])
-                                          for k in z if k in tr])
+        found, shifted = boundary_points(u, z, self.supports(z, values), values, self.unravel(jnp.arange(self.dim)))
         if not found:
             return []
-        shifted = np.repeat(np.asarray(u)[None], 2 * len(found), axis=0)
-        for k, b in enumerate(found):
-            at = int(np.asarray(positions[b["name"].split("[")[0]])[b["index"]])
-            shifted[2 * k, at] += b["direction"] * honesty.BOUNDARY_SHIFT  # toward the bound
-            shifted[2 * k + 1, at] -= b["direction"] * honesty.BOUNDARY_AWAY  # far away from it
         rise = np.asarray(jax.vmap(objective)(jnp.asarray(shifted)), dtype=float) - float(objective(u))
-        out = []
-        for b, toward, away in zip(found, rise[0::2], rise[1::2]):
-            # on the edge: no rise toward the bound, but a rise away from it (flat both ways is a
-            # parameter the density does not identify: the Hessian check reports that)
-            if toward <= honesty.BOUNDARY_RISE and away > honesty.BOUNDARY_RISE:
-                out.append({k: b[k] for k in ("name", "value", "bound", "side")} | {"rise": float(toward)})
-        return out
+        return boundary_verdict(found, rise)
+
+    def supports(self, z, values) -> dict:
+        """Each latent site's support constraint at the constrained ``values`` (name -> constraint)."""
+        from numpyro import handlers
+
+        fixed = handlers.substitute(self.model_fn, data={k: v[0] for k, v in values.items() if k in z})
+        tr = handlers.trace(handlers.seed(fixed, rng_seed=0)).get_trace(**self.kwargs)
+        return {k: tr[k]["fn"].support for k in z if k in tr}
+
+
+def boundary_points(u, z: dict, supports: dict, values: dict, positions: dict) -> tuple[list[dict], np.ndarray]:
+    """The bounded elements (:func:`pplang.approx_diagnostics.bound_directions`) and, for each, two
+    points: ``u`` moved BOUNDARY_SHIFT toward its bound and BOUNDARY_AWAY away from it (rows 2k
+    and 2k + 1). ``positions``: each element's place in the flat vector, as ``unravel`` gives it."""
+    found = honesty.bound_directions([(k, np.asarray(z[k]), supports[k], values[k][0]) for k in z if k in supports])
+    shifted = np.repeat(np.asarray(u)[None], 2 * len(found), axis=0)
+    for k, b in enumerate(found):
+        at = int(np.asarray(positions[b["name"].split("[")[0]])[b["index"]])
+        shifted[2 * k, at] += b["direction"] * honesty.BOUNDARY_SHIFT  # toward the bound
+        shifted[2 * k + 1, at] -= b["direction"] * honesty.BOUNDARY_AWAY  # far away from it
+    return found, shifted
+
+
+def boundary_verdict(found: list[dict], rise: np.ndarray) -> list[dict]:
+    """The elements of ``found`` at the edge, given the objective's ``rise`` at :func:`boundary_points`."""
+    out = []
+    for b, toward, away in zip(found, rise[0::2], rise[1::2]):
+        # on the edge: no rise toward the bound, but a rise away from it (flat both ways is a
+        # parameter the density does not identify: the Hessian check reports that)
+        if toward <= honesty.BOUNDARY_RISE and away > honesty.BOUNDARY_RISE:
+            out.append({k: b[k] for k in ("name", "value", "bound", "side")} | {"rise": float(toward)})
+    return out
+
+
+def nan_as_minus_inf(log_p) -> np.ndarray:
+    """Log densities as float64 NumPy, NaN -> -inf."""
+    out = np.asarray(log_p, dtype=np.float64)
+    return np.where(np.isnan(out), -np.inf, out)
 
 
 def gaussian_draws(key, mean, chol, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` draws of N(mean, chol chol^T) and their log densities (float64 NumPy)."""
+    return gaussian_from(jax.random.normal(key, (n, np.size(mean))), mean, chol)
+
+
+def gaussian_from(eps, mean, chol) -> tuple[np.ndarray, np.ndarray]:
+    """Draws ``mean + chol eps`` of N(mean, chol chol^T) from standard normal rows ``eps`` (n, dim),
+    and their log densities (float64 NumPy)."""
     mean = np.asarray(mean, dtype=np.float64)
     chol = np.asarray(chol, dtype=np.float64)
-    eps = np.asarray(jax.random.normal(key, (n, mean.size)), dtype=np.float64)
+    eps = np.asarray(eps, dtype=np.float64)
     U = mean + eps @ chol.T
     _, logdet = np.linalg.slogdet(chol)
     log_q = -0.5 * np.sum(eps**2, axis=1) - logdet - 0.5 * mean.size * np.log(2 * np.pi)
@@ -286,9 +334,9 @@ def _adam(f, u0, max_iter: int, learning_rate: float):
     return u, f(u), it, reason, gnorm
 
 
-def _newton(f, value_grad, hessian, u, max_steps: int):
-    """Damped Newton steps on ``f`` from ``u`` while the Newton decrement g' H^-1 g / 2 (the
-    decrease a Newton step predicts) exceeds NEWTON_TOL * max(1, |f|): L-BFGS can stop on a small
+def _newton(value_grad, hessian, u, max_steps: int):
+    """Damped Newton steps on the objective (``value_grad``, ``hessian``) from ``u`` while the
+    Newton decrement g' H^-1 g / 2 (the decrease a Newton step predicts) exceeds NEWTON_TOL * max(1, |f|): L-BFGS can stop on a small
     change of the objective along a long, nearly flat valley (a regression on uncentred
     predictors), far from the mode; the exact Hessian finishes the job. Returns (u, f(u), the
     Hessian at u, Newton steps taken, the decrement or None where the Hessian is not positive
@@ -335,29 +383,41 @@ def find_mode(density: Density, objective, settings, key) -> Mode:
     negligible; keep the lowest. A run has converged when the Newton decrement is negligible (or,
     where the Hessian is not positive definite, when the optimiser's own tests held). Restarts
     that converged to objectives further apart than RESTART_TOL (relative) are different optima."""
-    if settings.algorithm == "lbfgs":
-        run = jax.jit(partial(_lbfgs, objective, max_iter=settings.iter))
-    else:
-        run = jax.jit(partial(_adam, objective, max_iter=settings.iter, learning_rate=settings.learning_rate))
+    run = jax.jit(optimiser(objective, settings))
     value_grad, hessian = jax.jit(jax.value_and_grad(objective)), jax.jit(density.hessian(objective))
-    newton_steps = NEWTON_STEPS if settings.algorithm == "lbfgs" else 0
     starts = density.inits(key, settings.restarts)
-    runs = []
-    for u0 in starts:
-        u, value, it, reason, gnorm = run(u0)
+    return settle([run(u0) for u0 in starts], value_grad, hessian, settings, density.dim)
+
+
+def optimiser(objective, settings):
+    """The optimiser run of ``settings.algorithm`` from one starting point: u0 -> (u, objective(u),
+    iterations, reason, |grad|_inf) (to be jitted or traced)."""
+    if settings.algorithm == "lbfgs":
+        return partial(_lbfgs, objective, max_iter=settings.iter)
+    return partial(_adam, objective, max_iter=settings.iter, learning_rate=settings.learning_rate)
+
+
+def settle(runs: list, value_grad, hessian, settings, dim: int) -> Mode:
+    """The :class:`Mode` of the optimiser's ``runs`` (one (u, value, iterations, reason, gnorm) per
+    starting point): each finished with damped Newton steps (after L-BFGS) using ``value_grad``
+    and ``hessian`` of the objective, the lowest kept, the restarts compared."""
+    newton_steps = NEWTON_STEPS if settings.algorithm == "lbfgs" else 0
+    settled = []
+    for u, value, it, reason, gnorm in runs:
         value, reason, gnorm = float(value), int(reason), float(gnorm)
         if reason in (2, 3, 4) and not gnorm <= STALL_GRAD * max(1.0, abs(value)):
             reason = 7
         if np.isfinite(value):
-            u, value, H, steps, decrement = _newton(objective, value_grad, hessian, u, newton_steps)
-            gnorm = float(jnp.max(jnp.abs(value_grad(u)[1])))
+            u, value, H, steps, decrement = _newton(value_grad, hessian, u, newton_steps)
+            gnorm = float(np.max(np.abs(np.asarray(value_grad(u)[1]))))
             if decrement is not None and decrement <= NEWTON_TOL * max(1.0, abs(value)):
                 reason = reason if reason in CONVERGED else 9
             elif decrement is not None:
                 reason = 8
         else:
-            H, steps, decrement = np.full((density.dim, density.dim), np.nan), 0, None
-        runs.append((value, u, int(it), reason, gnorm, H, steps, decrement))
+            H, steps, decrement = np.full((dim, dim), np.nan), 0, None
+        settled.append((value, u, int(it), reason, gnorm, H, steps, decrement))
+    runs = settled
     finite = [r for r in runs if np.isfinite(r[0])] or runs
     value, u, it, reason, gnorm, H, steps, decrement = min(finite, key=lambda r: r[0])
     converged = [r[0] for r in runs if r[3] in CONVERGED + (9,) and np.isfinite(r[0])]
