@@ -373,6 +373,18 @@ def _located_start(model: Model, kwargs: dict, seed: int, fn: Callable):
         raise explain_failed_start(model, kwargs, None, seed) from None
 
 
+def _refuse_discrete(model: Model, method: str) -> None:
+    """The approximate methods work on the continuous parameters' density with nothing summed out:
+    a model with discrete latents (enumerated, or a hidden Markov chain) is a located error."""
+    latents = [(s.name, s.span) for s in model.spec.enumerated] + [(c.name, c.first.span) for c in model.spec.chains]
+    if latents:
+        name, span = latents[0]
+        raise PplangError([Diagnostic(
+            "unsupported", f'pplang {method} cannot sum out the discrete latent "{name}" yet',
+            span=span, help=f"`pplang run {Path(model.path).name}` sums it out exactly and reports its posterior")],
+            source=model.source, file=model.path)
+
+
 def _run(model: Model, method: str, settings, data, data_file, cache, body: Callable,
          lazy: bool = False) -> Approximation:
     """Run ``body(kwargs, density, key) -> (draws, diagnostics, log_p, log_q)`` in the settings'
@@ -380,6 +392,7 @@ def _run(model: Model, method: str, settings, data, data_file, cache, body: Call
     from .jitcache import JitClock
     from .optimizers import precision
 
+    _refuse_discrete(model, method)
     data_file = data_file or (str(data) if isinstance(data, (str, Path)) else None)
     t0 = time.perf_counter()
     with precision(settings.float64), JitClock() as clock:

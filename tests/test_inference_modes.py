@@ -382,3 +382,18 @@ def test_optimize_and_laplace_work_through_an_ode_solve():
     assert float(r.samples["sigma"][0]) == pytest.approx(best[1], rel=1e-4)
     la = model.laplace(data)
     assert la.diagnostics["hessian"]["positive_definite"] and np.isfinite(la.samples["k"]).all()
+
+
+@pytest.mark.parametrize("example,line,name", [("coal_mining.ppl", 15, "tau"), ("hmm.ppl", 25, "z")])
+def test_discrete_latents_are_a_located_refusal(example, line, name, capsys):
+    """The approximate methods do not sum out discrete latents: a located error that points to
+    `pplang run` (it was an internal error, an AssertionError inside NumPyro's initialisation)."""
+    from pplang import cli
+
+    assert cli.main(["optimize", str(EXAMPLES / example)]) == 1
+    err = capsys.readouterr().err
+    assert f"error[unsupported]: pplang optimize cannot sum out the discrete latent \"{name}\"" in err
+    assert f"{example}:{line}:1" in err and "pplang run" in err
+    with pytest.raises(pplang.PplangError) as exc:
+        pplang.load(EXAMPLES / example).laplace(EXAMPLES / example.replace(".ppl", ".json"))
+    assert exc.value.diagnostics[0].code == "unsupported"
