@@ -254,6 +254,7 @@ def test_states_are_reported_like_enumerated_latents():
     assert "z[40]" in post.summary()["parameters"]
     assert "Posterior probabilities of z (summed out by the forward algorithm)" in \
         pplang.runtime.format_summary(post.summary())
+    assert not any("no replicated data" in n for n in post.summary()["notes"])  # y is drawn now
     idata = post.to_arviz(predictive=False)
     assert idata.posterior["z"].shape == (1, 60, 40)
     assert list(idata.posterior["z_probs"].coords["z_value"].values) == [1, 2]
@@ -434,21 +435,9 @@ def test_prior_predictive_draws_the_chain_forward():
     assert abs(r.mean()) < 5 / np.sqrt(r.size) and abs(r.std() - 1) < 5 / np.sqrt(2 * r.size)
 
 
-def test_predictive_log_likelihood_and_inference_data_after_a_run():
-    """A small run: replicated y, log_likelihood and observed_data in InferenceData; no note."""
-    data, _ = simulate(20, seed=9)
-    post = pplang.compile(HMM).sample(data, chains=1, warmup=60, samples=20, seed=0)
-    assert post.predictive()["y"].shape == (20, 20)
-    idata = post.to_arviz()
-    assert {"posterior_predictive", "log_likelihood", "observed_data"} <= set(idata.groups())
-    assert idata.posterior_predictive["y"].shape == (1, 20, 20)
-    assert idata.log_likelihood["y"].shape == (1, 20, 20)
-    np.testing.assert_allclose(idata.observed_data["y"], data["y"])
-    assert not any("no replicated data" in n for n in post.summary()["notes"])
-
-
 def test_the_command_line_draws_y(tmp_path, capsys):
-    """`pplang run examples/hmm.ppl --predict -o fit.nc` and `pplang prior` on an HMM."""
+    """`pplang run examples/hmm.ppl --predict -o fit.nc`: replicated y, its log-likelihood and the
+    observed y in InferenceData; `pplang prior` on an HMM."""
     import arviz as az
 
     from pplang.cli import main
@@ -459,6 +448,9 @@ def test_the_command_line_draws_y(tmp_path, capsys):
     idata = az.from_netcdf(out)
     assert {"posterior_predictive", "log_likelihood", "observed_data"} <= set(idata.groups())
     assert idata.posterior_predictive["y"].shape == (1, 10, 200)
+    assert idata.log_likelihood["y"].shape == (1, 10, 200)
+    observed = json.loads((EXAMPLES / "hmm.json").read_text())["y"]
+    np.testing.assert_allclose(idata.observed_data["y"], observed)
     model = tmp_path / "hmm.ppl"
     model.write_text(HMM_PROPER)
     data = tmp_path / "hmm.json"
@@ -467,6 +459,7 @@ def test_the_command_line_draws_y(tmp_path, capsys):
     assert "Variable: y" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # about 11 s
 def test_sbc_ranks_the_parameters_of_a_chain():
     """sbc simulates states and y; the continuous parameters are ranked, the states are not."""
     from pplang.sbc import calibrate
@@ -480,7 +473,7 @@ def test_sbc_ranks_the_parameters_of_a_chain():
 
 def test_observations_in_several_statements_are_refused_where_written():
     """y[1] before the loop and y[t] in it: each would be a site named y, so drawing or scoring y
-    given the states is refused at the second statement's line (sampling works)."""
+    given the states is refused where y is first observed (sampling it is unaffected)."""
     data, _ = simulate(10, seed=9)
     model = pplang.compile(HMM_IN_LOOP)
     with pytest.raises(PplangError) as err:
@@ -488,11 +481,11 @@ def test_observations_in_several_statements_are_refused_where_written():
     (d,) = err.value.diagnostics
     assert d.code == "unsupported" and 'cannot draw from the prior: "y" is observed with the hidden Markov chain' \
         in d.message and d.span.line == 14
-    post = model.sample(data, chains=1, warmup=20, samples=10, seed=0)
+    kwargs, samples = model.prepare_data(data), _given(3, 10, seed=1)
     with pytest.raises(PplangError, match="cannot draw replicated data"):
-        post.predictive()
+        model.replicate(samples, kwargs)
     with pytest.raises(PplangError, match="cannot compute the log-likelihood"):
-        post.log_likelihood()
+        model.log_likelihood(samples, kwargs)
 
 
 def test_an_array_of_simplexes():
