@@ -415,6 +415,26 @@ def test_log_likelihood_is_the_emission_density_at_the_drawn_state(x64):
     np.testing.assert_allclose(ll, hand, rtol=0, atol=1e-10)
 
 
+def test_the_simulation_mode_density_is_the_joint_with_the_states(x64):
+    """With _pp_simulate the model's log density is log p(params) + log p(z) + log p(y | z): the
+    states' density (_pp_MarkovChain.log_prob) and the emissions' by hand."""
+    from numpyro.infer.util import log_density
+
+    from pplang.lower_numpyro import SIMULATE_FLAG
+
+    model = pplang.compile(HMM)
+    data, _ = simulate(5, seed=1)
+    p = {k: np.asarray(v[0, 0]) for k, v in _given(1, 5, seed=2).items()}
+    z = p["z"] = p["z"] - 1  # NumPyro's outcomes
+    got = float(log_density(model._as_written, (), {**model.prepare_data(data), SIMULATE_FLAG: True}, p)[0])
+    G = p["Gamma"]
+    hand = (stats.dirichlet.logpdf(p["rho"], [1, 1]) + sum(stats.dirichlet.logpdf(G[k], [1, 1]) for k in range(2))
+            + stats.norm.logpdf(p["mu"], 0, 5).sum() + stats.halfnorm.logpdf(p["sigma"], scale=2)
+            + np.log(p["rho"][z[0]]) + sum(np.log(G[z[t - 1], z[t]]) for t in range(1, 5))
+            + stats.norm.logpdf(np.array(data["y"]), p["mu"][z], p["sigma"]).sum())
+    assert got == pytest.approx(hand, abs=1e-10)
+
+
 def test_prior_predictive_draws_the_chain_forward():
     """The states' first element and transition frequencies of long simulated chains match rho and
     Gamma; y given the states is Normal(mu[z[t]], sigma) (standardised residuals: mean 0, sd 1)."""
