@@ -66,6 +66,42 @@ def _pp_hmm_forward(log_init, log_trans, emission):
     alpha, _ = jax.lax.scan(step, log_init + emission[0], (log_trans, emission[1:]))
     return jax.nn.logsumexp(alpha)
 '''.strip("\n")
+HELPERS["_pp_MarkovChain"] = '''
+class _pp_MarkovChain(dist.Distribution):
+    """The states z[1..T] of a hidden Markov chain, counted from 0: z[1] ~ exp(log_init), z[t] ~
+    exp(log_trans[t - 2, z[t - 1]]), drawn forward by one lax.scan (the model's simulation mode)."""
+
+    pytree_data_fields = ("log_init", "log_trans")
+    support = constraints.nonnegative_integer
+
+    def __init__(self, log_init, log_trans):
+        self.log_init, self.log_trans = log_init, log_trans
+        super().__init__((), (jnp.shape(log_trans)[0] + 1,))
+
+    def _draw(self, key):
+        first_key, rest_key = jax.random.split(key)
+        first = jax.random.categorical(first_key, self.log_init)
+
+        def step(prev, inputs):
+            trans, k = inputs
+            z = jax.random.categorical(k, trans[prev])
+            return z, z
+
+        keys = jax.random.split(rest_key, jnp.shape(self.log_trans)[0])
+        _, rest = jax.lax.scan(step, first, (self.log_trans, keys))
+        return jnp.concatenate([first[None], rest])
+
+    def sample(self, key, sample_shape=()):
+        n = 1
+        for s in sample_shape:
+            n *= s
+        draws = jax.vmap(self._draw)(jax.random.split(key, n))
+        return jnp.reshape(draws, tuple(sample_shape) + self.event_shape)
+
+    def log_prob(self, value):
+        steps = jnp.arange(jnp.shape(self.log_trans)[0])
+        return self.log_init[value[..., 0]] + jnp.sum(self.log_trans[steps, value[..., :-1], value[..., 1:]], axis=-1)
+'''.strip("\n")
 HELPERS["_pp_hmm_rows"] = '''
 def _pp_hmm_rows(lp, shape, axis):
     """One statement's log densities at each state (first axis of ``shape``), summed over its plates

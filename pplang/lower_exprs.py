@@ -218,7 +218,7 @@ class ExprLowering:
         if name in self.data and not base.startswith("jnp."):
             traced = any(isinstance(i, ir.Range) or t.type.plates and not (isinstance(i, ir.Name) and
                                                                             t.type.plates == (i.id,))
-                         for i, t in indices)
+                         or _is_state_grid(t) for i, t in indices)
             if traced:
                 base = f"jnp.asarray({base})"  # a NumPy array cannot be indexed by traced JAX arrays
         arrays = [isinstance(i, ir.Range) or bool(t.type.dims) for i, t in indices]
@@ -320,3 +320,9 @@ class ExprLowering:
         else:
             args = [self(a) for a in te.args]
         return info.template.format(*args, all=", ".join(args), rest=", ".join(args[1:]))
+
+
+def _is_state_grid(t: TExpr) -> bool:
+    """A read of a hidden Markov chain's states (:attr:`pplang.spec.Chain.state`): a JAX array, so
+    data indexed by it must be one too."""
+    return isinstance(t.node, ir.Name) and t.node.id.startswith("_pp_state_")

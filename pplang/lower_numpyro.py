@@ -29,6 +29,9 @@ from .spec import Chain, Definition, Factor, FlatParam, InitElement, Loop, Metho
 
 
 STATES_FLAG = "_pp_states"  # the model's keyword argument that records a hidden Markov chain's forward inputs
+# the model's keyword argument that makes each hidden Markov chain's states a sample site and its
+# observations ordinary observed sites (prior and posterior predictive, the log-likelihood given the states)
+SIMULATE_FLAG = "_pp_simulate"
 
 
 class _Lowering:
@@ -87,7 +90,7 @@ class _Lowering:
         if all(pyname(n) == n for n in names):
             params = [n + ("=None" if n in optional else "") for n in names]
             params += [f"{GENERATE_FLAG}=False"] if flag else []
-            params += [f"{STATES_FLAG}=False"] if states else []
+            params += [f"{STATES_FLAG}=False", f"{SIMULATE_FLAG}=False"] if states else []
             return ", ".join(["*"] + params) if params else ""
         return "**data"
 
@@ -128,6 +131,7 @@ class _Lowering:
                 w.line(f"{GENERATE_FLAG} = data.get({literal(GENERATE_FLAG)}, False)")
             if self.spec.chains:
                 w.line(f"{STATES_FLAG} = data.get({literal(STATES_FLAG)}, False)")
+                w.line(f"{SIMULATE_FLAG} = data.get({literal(SIMULATE_FLAG)}, False)")
         body_start = len(w.lines)
         self.enumeration_marker()
         self.imputed()
@@ -207,7 +211,8 @@ class _Lowering:
         matrices and the observations' log densities at every state (``_pp_state_z``, a grid of the
         K values along the first axis, stands for the chain wherever a statement reads it), and
         the forward algorithm's log p(observations), added as one factor. With ``_pp_states=True``
-        the three are recorded, for the states' posterior (:mod:`pplang.forward`)."""
+        the three are recorded, for the states' posterior (:mod:`pplang.forward`). With ``_pp_simulate=True``
+        the chain is simulated instead (:meth:`simulated`)."""
         w = self.w
         self.enter(())
         name, grid, k = c.name, c.state, size(c.states)
@@ -222,6 +227,14 @@ class _Lowering:
         step = self.dist(c.step, self.lowering(c.step.plates))
         w.line(f"_pp_trans_{name} = jnp.transpose(jnp.broadcast_to({step}.log_prob(jnp.reshape(jnp.arange({k}), "
                f"({k}, 1, 1))), ({k}, {k}, {n})), (2, 1, 0))")
+        w.origin = c.span.line
+        w.line(f"if {SIMULATE_FLAG}:  # the states a sample site (drawn forward, or given), the observations drawn given them")
+        w.depth += 1
+        self.simulated(c)
+        w.depth -= 1
+        w.origin = c.span.line
+        w.line("else:")
+        w.depth += 1
         w.line(f"_pp_emit_{name} = jnp.zeros(({size(c.length)}, {k}))")
         for e in c.emissions:
             site = e.site
@@ -244,6 +257,29 @@ class _Lowering:
         w.line(f"if {STATES_FLAG}:  # the forward algorithm's inputs, for the posterior of the states")
         for part in ("init", "trans", "emit"):
             w.line(f"    numpyro.deterministic({literal(f'_pp_{part}_{name}')}, _pp_{part}_{name})")
+        w.depth -= 1
+
+    def simulated(self, c: Chain) -> None:
+        """The chain's simulation mode: its states one sample site (``_pp_MarkovChain``: drawn
+        forward by lax.scan, or substituted by Predictive), each emission an ordinary observed site
+        reading them (``_pp_state_z`` set to the states in the statement's plate layout)."""
+        w, name, grid = self.w, c.name, c.state
+        shift = "" if c.offset is None else f" + {size(c.offset)}"
+        w.line(f"{pyname(name)} = numpyro.sample({literal(name)}, _pp_MarkovChain(_pp_init_{name}, _pp_trans_{name})){shift}")
+        for e in c.emissions:
+            site = e.site
+            w.origin = site.span.line
+            if e.axis is None:
+                w.line(f"{grid} = {pyname(name)}[{literal(e.at - 1)}]  # the state")
+            else:
+                plate = site.plates[e.axis]
+                explicit = len(site.plates) - site.implicit
+                lo = "0" if plate.start is None else f"{size(plate.start)} - 1"
+                shape = ["1"] * explicit
+                shape[e.axis] = size(plate.size)
+                w.line(f"{grid} = jnp.reshape({pyname(name)}[{lo}:{lo} + {size(plate.size)}], {_tuple(shape)})  # the state")
+            self.site(site)
+        self.enter(())
 
     def loop(self, loop: Loop) -> None:
         """A for loop: a step function over t = lo..hi run by jax.lax.scan; its carry holds x[t - 1]

@@ -217,10 +217,6 @@ class Posterior:
             from .discrete import summary_block
 
             extra["discrete"] = summary_block(self)
-        for chain in self.model.spec.chains if self.model is not None else ():
-            observed = ", ".join(dict.fromkeys(e.site.name for e in chain.emissions))
-            notes.append(f"{observed} (observed with the hidden Markov chain {chain.name}) has no replicated data or "
-                         "log-likelihood: the chain and its observations are one factor of the model")
         if self.model is not None and self.model.spec.missing:
             from .missing import imputed_note
 

@@ -264,14 +264,24 @@ class Model:
         with precision(float64):
             kwargs = self.predictive_data(data, data_file)
             draws = self._run_located(lambda: Predictive(self.numpyro_model, num_samples=samples)(
-                jax.random.PRNGKey(seed), **kwargs))
+                jax.random.PRNGKey(seed), **kwargs, **self._simulate))
         shift = self._offsets(kwargs)  # NumPyro's outcomes -> the model's values (1-based categories)
         return {k: v + shift.get(k, 0) for k, v in self.public(draws).items()}
 
-    def latent_shapes(self, kwargs: dict, *, as_written: bool = False) -> dict[str, tuple[int, ...]]:
+    @property
+    def _simulate(self) -> dict:
+        """The model's keyword argument that simulates its hidden Markov chains (their states a
+        sample site, their observations ordinary observed sites): for drawing or scoring the
+        observations given the states. Empty without chains."""
+        from .lower_numpyro import SIMULATE_FLAG
+
+        return {SIMULATE_FLAG: True} if self.spec.chains else {}
+
+    def latent_shapes(self, kwargs: dict, *, as_written: bool = False, states: bool = False) -> dict[str, tuple[int, ...]]:
         """The shape of every latent sample site given the model's kwargs: one trace at NUTS's kind
         of initial values. The sites NUTS samples (``theta_decentered`` for a non-centred
-        ``theta``), or with ``as_written`` those of the model as written (``theta``)."""
+        ``theta``), or with ``as_written`` those of the model as written (``theta``); with
+        ``states`` also the states of its hidden Markov chains (the model simulating them)."""
         import jax
         from numpyro import handlers
         from numpyro.infer.initialization import init_to_uniform
@@ -279,20 +289,22 @@ class Model:
         # values in each site's support, as NUTS's initialisation draws them: works for flat priors
         model = handlers.substitute(handlers.seed(self._as_written if as_written else self.numpyro_model,
                                                   jax.random.PRNGKey(0)), substitute_fn=init_to_uniform)
-        tr = self._run_located(lambda: handlers.trace(model).get_trace(**kwargs))
+        extra = self._simulate if states else {}
+        tr = self._run_located(lambda: handlers.trace(model).get_trace(**kwargs, **extra))
         return {k: tuple(np.shape(s["value"])) for k, s in tr.items()
                 if s["type"] == "sample" and not s.get("is_observed") and not k.startswith("_pp")
                 and k not in self.observed}
 
-    def _latents(self, samples: dict[str, np.ndarray], kwargs: dict) -> dict[str, np.ndarray]:
+    def _latents(self, samples: dict[str, np.ndarray], kwargs: dict, states: bool = False) -> dict[str, np.ndarray]:
         """The draws of the latent sample sites only (deterministic quantities are recomputed),
         checked against the shapes the model has with ``kwargs``; ``samples`` has two leading
-        (chain, draw) axes."""
+        (chain, draw) axes. With ``states`` also the hidden Markov chains' state draws (FFBS), for
+        the model simulating its chains."""
         aux = self.auxiliary_sites
         errors: dict[str, Diagnostic] = {}
         out = {}
         shift = self._offsets(kwargs)
-        for site, shape in self.latent_shapes(kwargs, as_written=True).items():
+        for site, shape in self.latent_shapes(kwargs, as_written=True, states=states).items():
             name = aux.get(site, site)  # messages name the model's quantity, never NumPyro's site
             if site in shift and site in samples:  # the model's values -> NumPyro's outcomes (from 0)
                 samples = {**samples, site: np.asarray(samples[site]) - shift[site]}
@@ -319,6 +331,7 @@ class Model:
         from .spec import Site
 
         sites = [s for s in (*self.spec.items, *self.spec.generated) if isinstance(s, Site) and s.offset is not None]
+        sites += [c for c in self.spec.chains if c.offset is not None]  # a hidden Markov chain's states
         return {s.name: const_eval(s.offset, kwargs) for s in sites}
 
     def _check_replicable(self) -> None:
@@ -356,16 +369,28 @@ class Model:
                     source=self.source, file=self.path)
         self._refuse_partial_observations("draw replicated data")
 
-    def _refuse_chains(self, what: str) -> None:
-        """The observations of a hidden Markov chain are one factor of the model (the states summed
-        out), not sites that could be drawn: not yet."""
-        if self.spec.chains:
-            chain = self.spec.chains[0]
-            names = ", ".join(dict.fromkeys(e.site.name for e in chain.emissions)) or "its observations"
-            raise PplangError([Diagnostic(
-                "unsupported", f'cannot {what}: {names} (observed with the hidden Markov chain "{chain.name}") '
-                "cannot be drawn yet", chain.span, "the states' posterior is reported after `pplang run`; "
-                "simulate the observations from the drawn states by hand")], source=self.source, file=self.path)
+    def _refuse_chains(self, what: str, drawing: bool = True) -> None:
+        """Simulating a hidden Markov chain makes each of its observations a sample site named after
+        the observed quantity: not possible when several statements observe parts of the same data
+        (``y[1]`` before the loop, ``y[t]`` in it), nor, for drawing, when one observes only part of it."""
+        emitted = [e.site for chain in self.spec.chains for e in chain.emissions]
+        names = [s.name for s in emitted] + [s.name for s in self.spec.sites() if s.observed]
+        for chain in self.spec.chains:
+            for e in chain.emissions:
+                site = e.site
+                if names.count(site.name) > 1:
+                    raise PplangError([Diagnostic(
+                        "unsupported", f'cannot {what}: "{site.name}" is observed with the hidden Markov chain '
+                        f'"{chain.name}" by several statements', site.span,
+                        f"observe {site.name} with one statement (`{site.name}[t] ~ ...` for every t); the "
+                        "states' posterior is reported after `pplang run` all the same")],
+                        source=self.source, file=self.path)
+                if drawing and site.value is not None:
+                    raise PplangError([Diagnostic(
+                        "unsupported", f'cannot {what}: only part of observed "{site.name}" has a distribution '
+                        "here", site.span, f"the other elements of {site.name} have none to draw from; observe "
+                        f"every element with the chain (`{site.name}[t] ~ ...` for t in 1:T)")],
+                        source=self.source, file=self.path)
 
     def _refuse_partial_observations(self, what: str) -> None:
         """Drawing an observed quantity afresh needs it observed whole: a statement about part of it
@@ -388,10 +413,10 @@ class Model:
 
         self._check_replicable()
         kwargs = {**data, **{k: None for k in self.observed}}
-        latents = self._latents(samples, kwargs)
+        latents = self._latents(samples, kwargs, states=True)
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
         pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=self.observed)
-        draws = self._run_located(lambda: pred(key, **kwargs))
+        draws = self._run_located(lambda: pred(key, **kwargs, **self._simulate))
         shift = self._offsets(kwargs)
         return {k: np.asarray(draws[k]) + shift.get(k, 0) for k in self.observed if k in draws}
 
@@ -420,8 +445,10 @@ class Model:
         array (chain, draw, *obs shape)."""
         from numpyro.infer import log_likelihood
 
-        latents = self._latents(samples, data)
-        ll = self._run_located(lambda: log_likelihood(self._as_written, latents, batch_ndims=2, **data))
+        self._refuse_chains("compute the log-likelihood", drawing=False)
+        latents = self._latents(samples, data, states=True)
+        ll = self._run_located(lambda: log_likelihood(self._as_written, latents, batch_ndims=2, **data,
+                                                      **self._simulate))
         return {k: np.asarray(v) for k, v in ll.items() if not k.startswith("_pp")}
 
     def predict(self, samples: dict[str, np.ndarray], data: dict | str | Path, *, seed: int = 0,
@@ -435,11 +462,11 @@ class Model:
 
         self._check_replicable()
         kwargs = self.predictive_data(data, data_file)
-        latents = self._latents(samples, kwargs)
+        latents = self._latents(samples, kwargs, states=True)
         sites = self.observed + [s.name for s in self.spec.of_role(Role.DETERMINISTIC)]
         key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)
         pred = Predictive(self._as_written, posterior_samples=latents, batch_ndims=2, return_sites=sites)
-        draws = self._run_located(lambda: pred(key, **kwargs))
+        draws = self._run_located(lambda: pred(key, **kwargs, **self._simulate))
         shift = self._offsets(kwargs)
         return {k: np.asarray(draws[k]) + shift.get(k, 0) for k in sites if k in draws}
 

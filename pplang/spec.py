@@ -450,8 +450,11 @@ class Spec:
 
     @property
     def observed(self) -> list[str]:
-        """Names of the observed quantities, in model order."""
-        return list(dict.fromkeys(s.name for s in self.sites() if s.observed))
+        """Names of the observed quantities, in model order (a hidden Markov chain's observations
+        where the chain is)."""
+        sites = [s for i in self.items for s in ((e.site for e in i.emissions) if isinstance(i, Chain) else (i,))
+                 if isinstance(s, Site) and s.observed]
+        return list(dict.fromkeys(s.name for s in sites))
 
     @property
     def reported(self) -> list[str]:

@@ -4,6 +4,7 @@ compiled model's marginal density, the reported states, the refusals, and (slow)
 against the same model with the forward algorithm written by hand."""
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -253,8 +254,7 @@ def test_states_are_reported_like_enumerated_latents():
     assert "z[40]" in post.summary()["parameters"]
     assert "Posterior probabilities of z (summed out by the forward algorithm)" in \
         pplang.runtime.format_summary(post.summary())
-    assert any("y (observed with the hidden Markov chain z) has no replicated data" in n
-               for n in post.summary()["notes"])
+    assert not any("no replicated data" in n for n in post.summary()["notes"])  # y is drawn now
     idata = post.to_arviz(predictive=False)
     assert idata.posterior["z"].shape == (1, 60, 40)
     assert list(idata.posterior["z_probs"].coords["z_value"].values) == [1, 2]
@@ -354,27 +354,158 @@ def test_simulated_hmm_states_and_parameters_match_the_hand_written_forward_algo
         assert abs(m1 - m2) < 4 * np.hypot(se1, se2), (name, m1, m2, se1, se2)
 
 
-def test_sbc_is_refused_for_a_chain():
+# ----------------------------------------------------------------------------- drawing and scoring y
+
+
+# the parameters of the transitions and the means given as data: the prior predictive's states can
+# be compared with known probabilities (and mu is a plain vector: an ordered one has no proper prior)
+HMM_FIXED = """
+data T: int<lower=1>
+data K: int<lower=1>
+data rho: vector[K]
+data Gamma: matrix[K, K]
+data mu: vector[K]
+data y: real[T]
+param sigma: real<lower=0>
+sigma ~ HalfNormal(1)
+z[1] ~ Categorical(rho)
+for t in 2:T {
+  z[t] ~ Categorical(Gamma[z[t - 1]])
+}
+y[t] ~ Normal(mu[z[t]], sigma)
+"""
+HMM_PROPER = HMM.replace("param mu: ordered[K]", "param mu: vector[K]")
+
+
+def _given(draws, T, seed):
+    """Posterior-like draws (1 chain) of HMM's parameters and states, 1-based states."""
+    rng = np.random.default_rng(seed)
+    return {"rho": np.full((1, draws, 2), 0.5), "Gamma": np.full((1, draws, 2, 2), 0.5),
+            "mu": np.sort(rng.normal(0, 2, size=(1, draws, 2)), axis=-1), "sigma": rng.uniform(0.3, 1.5, (1, draws)),
+            "z": rng.integers(1, 3, size=(1, draws, T))}
+
+
+def test_replicated_y_is_drawn_at_the_given_states():
+    """Posterior predictive with one fixed draw repeated: y[t] ~ Normal(mu[z[t]], sigma) at the
+    given states (mean and sd of 4000 replications within 5 Monte Carlo standard errors)."""
+    model = pplang.compile(HMM)
+    data, _ = simulate(6, seed=3)
+    kwargs = model.prepare_data(data)
+    n, z = 4000, np.array([1, 2, 2, 1, 2, 1])
+    samples = {"rho": np.full((1, n, 2), 0.5), "Gamma": np.full((1, n, 2, 2), 0.5),
+               "mu": np.broadcast_to([-1.0, 2.0], (1, n, 2)), "sigma": np.full((1, n), 0.5),
+               "z": np.broadcast_to(z, (1, n, 6))}
+    y = model.replicate(samples, kwargs, seed=4)["y"][0]
+    assert y.shape == (n, 6)
+    expected = np.array([-1.0, 2.0])[z - 1]
+    assert np.all(np.abs(y.mean(axis=0) - expected) < 5 * 0.5 / np.sqrt(n))
+    assert np.all(np.abs(y.std(axis=0) - 0.5) < 5 * 0.5 / np.sqrt(2 * n))
+
+
+def test_log_likelihood_is_the_emission_density_at_the_drawn_state(x64):
+    """log_likelihood given the states: log Normal(y[t] | mu[z[t]], sigma) per draw and t, exactly."""
+    model = pplang.compile(HMM)
+    data, _ = simulate(7, seed=5)
+    kwargs = model.prepare_data(data)
+    samples = _given(5, 7, seed=6)
+    ll = model.log_likelihood(samples, kwargs)["y"]
+    mu = np.take_along_axis(samples["mu"], samples["z"] - 1, axis=-1)
+    hand = stats.norm.logpdf(np.array(data["y"]), mu, samples["sigma"][..., None])
+    assert ll.shape == (1, 5, 7)
+    np.testing.assert_allclose(ll, hand, rtol=0, atol=1e-10)
+
+
+def test_the_simulation_mode_density_is_the_joint_with_the_states(x64):
+    """With _pp_simulate the model's log density is log p(params) + log p(z) + log p(y | z): the
+    states' density (_pp_MarkovChain.log_prob) and the emissions' by hand."""
+    from numpyro.infer.util import log_density
+
+    from pplang.lower_numpyro import SIMULATE_FLAG
+
+    model = pplang.compile(HMM)
+    data, _ = simulate(5, seed=1)
+    p = {k: np.asarray(v[0, 0]) for k, v in _given(1, 5, seed=2).items()}
+    z = p["z"] = p["z"] - 1  # NumPyro's outcomes
+    got = float(log_density(model._as_written, (), {**model.prepare_data(data), SIMULATE_FLAG: True}, p)[0])
+    G = p["Gamma"]
+    hand = (stats.dirichlet.logpdf(p["rho"], [1, 1]) + sum(stats.dirichlet.logpdf(G[k], [1, 1]) for k in range(2))
+            + stats.norm.logpdf(p["mu"], 0, 5).sum() + stats.halfnorm.logpdf(p["sigma"], scale=2)
+            + np.log(p["rho"][z[0]]) + sum(np.log(G[z[t - 1], z[t]]) for t in range(1, 5))
+            + stats.norm.logpdf(np.array(data["y"]), p["mu"][z], p["sigma"]).sum())
+    assert got == pytest.approx(hand, abs=1e-10)
+
+
+def test_prior_predictive_draws_the_chain_forward():
+    """The states' first element and transition frequencies of long simulated chains match rho and
+    Gamma; y given the states is Normal(mu[z[t]], sigma) (standardised residuals: mean 0, sd 1)."""
+    rho, Gamma, mu = [0.2, 0.8], [[0.9, 0.1], [0.3, 0.7]], [-1.0, 3.0]
+    model = pplang.compile(HMM_FIXED)
+    n, T = 200, 300
+    prior = model.prior_predictive({"T": T, "K": 2, "rho": rho, "Gamma": Gamma, "mu": mu}, samples=n, seed=1)
+    z, y, sigma = prior["z"], prior["y"], prior["sigma"]
+    assert z.shape == (n, T) and y.shape == (n, T) and set(np.unique(z)) == {1, 2}
+    p1 = np.mean(z[:, 0] == 1)
+    assert abs(p1 - rho[0]) < 5 * np.sqrt(rho[0] * rho[1] / n)
+    prev, nxt = z[:, :-1].ravel(), z[:, 1:].ravel()
+    for j in (1, 2):
+        from_j = nxt[prev == j]
+        p = Gamma[j - 1][1]
+        assert abs(np.mean(from_j == 2) - p) < 5 * np.sqrt(p * (1 - p) / len(from_j)), j
+    r = ((y - np.array(mu)[z - 1]) / sigma[:, None]).ravel()
+    assert abs(r.mean()) < 5 / np.sqrt(r.size) and abs(r.std() - 1) < 5 / np.sqrt(2 * r.size)
+
+
+def test_the_command_line_draws_y(tmp_path, capsys):
+    """`pplang run examples/hmm.ppl --predict -o fit.nc`: replicated y, its log-likelihood and the
+    observed y in InferenceData; `pplang prior` on an HMM."""
+    import arviz as az
+
+    from pplang.cli import main
+
+    out = tmp_path / "fit.nc"
+    assert main(["run", str(EXAMPLES / "hmm.ppl"), "--chains", "1", "--warmup", "30", "--samples", "10",
+                 "--predict", "-o", str(out), "--no-progress"]) == 0
+    idata = az.from_netcdf(out)
+    assert {"posterior_predictive", "log_likelihood", "observed_data"} <= set(idata.groups())
+    assert idata.posterior_predictive["y"].shape == (1, 10, 200)
+    assert idata.log_likelihood["y"].shape == (1, 10, 200)
+    observed = json.loads((EXAMPLES / "hmm.json").read_text())["y"]
+    np.testing.assert_allclose(idata.observed_data["y"], observed)
+    model = tmp_path / "hmm.ppl"
+    model.write_text(HMM_PROPER)
+    data = tmp_path / "hmm.json"
+    data.write_text(json.dumps(simulate(12, seed=1)[0]))
+    assert main(["prior", str(model), "--data", str(data), "--samples", "5"]) == 0
+    assert "Variable: y" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # about 11 s
+def test_sbc_ranks_the_parameters_of_a_chain():
+    """sbc simulates states and y; the continuous parameters are ranked, the states are not."""
     from pplang.sbc import calibrate
 
     data, _ = simulate(10, seed=9)
-    with pytest.raises(PplangError) as err:
-        calibrate(pplang.compile(HMM), data, reps=2, draws=9, bins=10)
-    (d,) = err.value.diagnostics
-    assert d.code == "unsupported" and "hidden Markov chain" in d.message and d.span.line == 15
+    cal = calibrate(pplang.compile(HMM_PROPER), data, reps=2, draws=9, bins=10, chains=1, warmup=60, samples=20)
+    assert {"mu[1]", "sigma", "Gamma[1,2]", "rho[1]"} <= set(cal.ranks)
+    assert not any(k.startswith("z") for k in cal.ranks)
+    assert all(len(r) == 2 and 0 <= r.min() and r.max() <= 9 for r in cal.ranks.values())
 
 
-def test_drawing_the_chains_observations_is_refused_not_left_out():
+def test_observations_in_several_statements_are_refused_where_written():
+    """y[1] before the loop and y[t] in it: each would be a site named y, so drawing or scoring y
+    given the states is refused where y is first observed (sampling it is unaffected)."""
     data, _ = simulate(10, seed=9)
-    model = pplang.compile(HMM)
+    model = pplang.compile(HMM_IN_LOOP)
     with pytest.raises(PplangError) as err:
         model.prior_predictive(data, samples=5)
     (d,) = err.value.diagnostics
-    assert d.code == "unsupported" and "cannot draw from the prior: y" in d.message and d.span.line == 15
-    post = model.sample(data, chains=1, warmup=20, samples=10, seed=0)
+    assert d.code == "unsupported" and 'cannot draw from the prior: "y" is observed with the hidden Markov chain' \
+        in d.message and d.span.line == 14
+    kwargs, samples = model.prepare_data(data), _given(3, 10, seed=1)
     with pytest.raises(PplangError, match="cannot draw replicated data"):
-        post.predictive()
-    assert "posterior_predictive" not in post.to_arviz().groups()  # by default: left out, as the note says
+        model.replicate(samples, kwargs)
+    with pytest.raises(PplangError, match="cannot compute the log-likelihood"):
+        model.log_likelihood(samples, kwargs)
 
 
 def test_an_array_of_simplexes():

@@ -19,6 +19,42 @@ def _pp_hmm_forward(log_init, log_trans, emission):
     return jax.nn.logsumexp(alpha)
 
 
+class _pp_MarkovChain(dist.Distribution):
+    """The states z[1..T] of a hidden Markov chain, counted from 0: z[1] ~ exp(log_init), z[t] ~
+    exp(log_trans[t - 2, z[t - 1]]), drawn forward by one lax.scan (the model's simulation mode)."""
+
+    pytree_data_fields = ("log_init", "log_trans")
+    support = constraints.nonnegative_integer
+
+    def __init__(self, log_init, log_trans):
+        self.log_init, self.log_trans = log_init, log_trans
+        super().__init__((), (jnp.shape(log_trans)[0] + 1,))
+
+    def _draw(self, key):
+        first_key, rest_key = jax.random.split(key)
+        first = jax.random.categorical(first_key, self.log_init)
+
+        def step(prev, inputs):
+            trans, k = inputs
+            z = jax.random.categorical(k, trans[prev])
+            return z, z
+
+        keys = jax.random.split(rest_key, jnp.shape(self.log_trans)[0])
+        _, rest = jax.lax.scan(step, first, (self.log_trans, keys))
+        return jnp.concatenate([first[None], rest])
+
+    def sample(self, key, sample_shape=()):
+        n = 1
+        for s in sample_shape:
+            n *= s
+        draws = jax.vmap(self._draw)(jax.random.split(key, n))
+        return jnp.reshape(draws, tuple(sample_shape) + self.event_shape)
+
+    def log_prob(self, value):
+        steps = jnp.arange(jnp.shape(self.log_trans)[0])
+        return self.log_init[value[..., 0]] + jnp.sum(self.log_trans[steps, value[..., :-1], value[..., 1:]], axis=-1)
+
+
 def _pp_hmm_rows(lp, shape, axis):
     """One statement's log densities at each state (first axis of ``shape``), summed over its plates
     but the chain's (``axis``; None: all of them): one row per element of that plate, one column per state."""
@@ -32,7 +68,7 @@ def transform_data(*, T, K, y):
     return {}
 
 
-def model(*, T, K, y, _pp_states=False):
+def model(*, T, K, y=None, _pp_states=False, _pp_simulate=False):
     rho = numpyro.sample('rho', dist.Dirichlet(jnp.full((K,), 1.0, dtype=float)))
     with numpyro.plate('K', K):
         Gamma = numpyro.sample('Gamma', dist.Dirichlet(jnp.full((K,), 1.0, dtype=float)))
@@ -43,14 +79,20 @@ def model(*, T, K, y, _pp_states=False):
     _pp_init_z = jnp.broadcast_to(dist.CategoricalProbs(rho).log_prob(jnp.arange(K)), (K,))
     _pp_state_z = jnp.reshape(jnp.arange(K) + 1, (K, 1))  # the previous state
     _pp_trans_z = jnp.transpose(jnp.broadcast_to(dist.CategoricalProbs(Gamma[(_pp_state_z - 1)]).log_prob(jnp.reshape(jnp.arange(K), (K, 1, 1))), (K, K, (T - 1))), (2, 1, 0))
-    _pp_emit_z = jnp.zeros((T, K))
-    _pp_state_z = jnp.reshape(jnp.arange(K) + 1, (K, 1))  # the state
-    _pp_emit_z = _pp_emit_z.at[0:0 + T].add(_pp_hmm_rows(dist.Normal(mu[(_pp_state_z - 1)], sigma).log_prob(y), (K, T), 0))
-    numpyro.factor('_pp_hmm_z', _pp_hmm_forward(_pp_init_z, _pp_trans_z, _pp_emit_z))
-    if _pp_states:  # the forward algorithm's inputs, for the posterior of the states
-        numpyro.deterministic('_pp_init_z', _pp_init_z)
-        numpyro.deterministic('_pp_trans_z', _pp_trans_z)
-        numpyro.deterministic('_pp_emit_z', _pp_emit_z)
+    if _pp_simulate:  # the states a sample site (drawn forward, or given), the observations drawn given them
+        z = numpyro.sample('z', _pp_MarkovChain(_pp_init_z, _pp_trans_z)) + 1
+        _pp_state_z = jnp.reshape(z[0:0 + T], (T,))  # the state
+        with numpyro.plate('T', T):
+            numpyro.sample('y', dist.Normal(mu[(_pp_state_z - 1)], sigma), obs=y)
+    else:
+        _pp_emit_z = jnp.zeros((T, K))
+        _pp_state_z = jnp.reshape(jnp.arange(K) + 1, (K, 1))  # the state
+        _pp_emit_z = _pp_emit_z.at[0:0 + T].add(_pp_hmm_rows(dist.Normal(mu[(_pp_state_z - 1)], sigma).log_prob(y), (K, T), 0))
+        numpyro.factor('_pp_hmm_z', _pp_hmm_forward(_pp_init_z, _pp_trans_z, _pp_emit_z))
+        if _pp_states:  # the forward algorithm's inputs, for the posterior of the states
+            numpyro.deterministic('_pp_init_z', _pp_init_z)
+            numpyro.deterministic('_pp_trans_z', _pp_trans_z)
+            numpyro.deterministic('_pp_emit_z', _pp_emit_z)
 
 
 reparam_config = {}
