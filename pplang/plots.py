@@ -56,7 +56,8 @@ def plot(idata, kind: str = "trace", var_names: list[str] | None = None, output:
                                           help="run with --predict: pplang run MODEL.ppl --predict --output FIT.nc")])
         names = list(idata.posterior_predictive.data_vars)
         _check_vars(var_names, names, "posterior_predictive")
-        axes = az.plot_ppc(idata, var_names=var_names or names, num_pp_samples=100, random_seed=0)
+        draws = idata.posterior_predictive.sizes["chain"] * idata.posterior_predictive.sizes["draw"]
+        axes = az.plot_ppc(idata, var_names=var_names or names, num_pp_samples=min(100, draws), random_seed=0)
     else:
         names = default_vars(idata)
         _check_vars(var_names, names, "posterior")

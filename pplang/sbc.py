@@ -106,9 +106,10 @@ def calibrate(model, data: dict | str | Path | None = None, *, reps: int = 200, 
     t0 = time.perf_counter()
     prior = model.prior_predictive(data, samples=reps, seed=seed, float64=float64)
     observed = set(model.observed)
-    # the states of a hidden Markov chain are simulated with the data but not ranked: discrete draws
-    # tie, so their ranks are not uniform even for a right model; the continuous parameters are ranked
-    states = {c.name for c in model.spec.chains}
+    # discrete latents (enumerated ones, a hidden Markov chain's states) are simulated with the data
+    # but not ranked: discrete draws tie, so their ranks are not uniform even for a right model; the
+    # continuous parameters are ranked
+    states = {c.name for c in model.spec.chains} | {s.name for s in model.spec.enumerated}
     latents = [k for k in model.reported if k in prior and k not in observed and k not in states]
     ranks: dict[str, list[int]] = {}
     divergences = 0

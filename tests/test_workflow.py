@@ -228,6 +228,18 @@ def test_plot_writes_a_real_picture(cli_fit, kind, tmp_path):
     assert w >= 300 and h >= 200 and out.stat().st_size > 10_000
 
 
+def test_ppc_plot_of_a_fit_with_fewer_than_100_draws(cli_fit, tmp_path):
+    """ArviZ's plot_ppc takes 100 replications by default: a short fit (2 x 20 draws) used to raise
+    its TypeError; pplang plots every draw there is."""
+    import arviz as az
+
+    d, _ = cli_fit
+    az.from_netcdf(d / "fit.nc").isel(draw=slice(0, 20)).to_netcdf(tmp_path / "short.nc")
+    r = pplang_cli("plot", tmp_path / "short.nc", "--kind", "ppc", "-o", tmp_path / "ppc.png")
+    assert r.returncode == 0, r.stderr
+    assert png_size(tmp_path / "ppc.png")[0] >= 300
+
+
 def test_plot_errors_are_diagnostics(schools, tmp_path):
     path = schools.save(tmp_path / "fit.nc")  # no posterior_predictive group
     r = pplang_cli("plot", path, "--kind", "ppc", "-o", tmp_path / "x.png")
