@@ -260,11 +260,6 @@ def test_states_are_reported_like_enumerated_latents():
     assert list(idata.posterior["z_probs"].coords["z_value"].values) == [1, 2]
 
 
-def test_example_runs():
-    post = pplang.load(EXAMPLES / "hmm.ppl").sample(EXAMPLES / "hmm.json", chains=1, warmup=100, samples=50, seed=0)
-    assert post.samples["z"].shape[0] == 50 and "z" in post.summary()["discrete"]
-
-
 # ----------------------------------------------------------------------------- refusals
 
 
@@ -456,8 +451,8 @@ def test_prior_predictive_draws_the_chain_forward():
 
 
 def test_the_command_line_draws_y(tmp_path, capsys):
-    """`pplang run examples/hmm.ppl --predict -o fit.nc`: replicated y, its log-likelihood and the
-    observed y in InferenceData; `pplang prior` on an HMM."""
+    """`pplang run examples/hmm.ppl --predict -o fit.nc`: the states' draws and probabilities,
+    replicated y, its log-likelihood and the observed y in InferenceData; `pplang prior` on an HMM."""
     import arviz as az
 
     from pplang.cli import main
@@ -466,6 +461,7 @@ def test_the_command_line_draws_y(tmp_path, capsys):
     assert main(["run", str(EXAMPLES / "hmm.ppl"), "--chains", "1", "--warmup", "30", "--samples", "10",
                  "--predict", "-o", str(out), "--no-progress"]) == 0
     idata = az.from_netcdf(out)
+    assert idata.posterior["z"].shape == (1, 10, 200) and idata.posterior["z_probs"].shape == (1, 10, 200, 3)
     assert {"posterior_predictive", "log_likelihood", "observed_data"} <= set(idata.groups())
     assert idata.posterior_predictive["y"].shape == (1, 10, 200)
     assert idata.log_likelihood["y"].shape == (1, 10, 200)
