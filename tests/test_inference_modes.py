@@ -357,10 +357,11 @@ def test_central_difference_hessian_matches_jax():
     np.testing.assert_allclose(central_difference_hessian(f)(u), jax.hessian(f)(u), rtol=1e-6, atol=1e-7)
 
 
-def test_optimize_and_laplace_work_through_an_ode_solve():
+def test_optimize_works_through_an_ode_solve():
     """An ODE solve has no forward-mode derivative (diffrax's checkpointed adjoint), so JAX's Hessian
     fails there; pplang takes central differences of the exact gradient. The mode equals the one
-    found with the closed-form solution z = exp(-k t), and Laplace's draws have that curvature."""
+    found with the closed-form solution z = exp(-k t), and the draws from the normal at the mode
+    (k-hat) are scored through the solver."""
     from scipy.optimize import minimize
     from scipy.stats import halfnorm, lognorm, norm
 
@@ -380,8 +381,9 @@ def test_optimize_and_laplace_work_through_an_ode_solve():
     best = minimize(neg, [0.5, 0.1], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12}).x
     assert float(r.samples["k"][0]) == pytest.approx(best[0], rel=1e-4)
     assert float(r.samples["sigma"][0]) == pytest.approx(best[1], rel=1e-4)
-    la = model.laplace(data)
-    assert la.diagnostics["hessian"]["positive_definite"] and np.isfinite(la.samples["k"]).all()
+    # the judging draws from the normal at the mode went through the solver too (laplace's draws are
+    # made the same way, so calling it here would only compile the same pieces again: ~40 s of CI)
+    assert np.isfinite(r.diagnostics["pareto_k"])
 
 
 @pytest.mark.parametrize("example,line,name", [("coal_mining.ppl", 15, "tau"), ("hmm.ppl", 25, "z")])
