@@ -80,3 +80,14 @@ def diagnostic_codes(request, monkeypatch):
     me = {f"{request.module.__name__}.{request.node.name}", f"{request.module.__name__}.{request.node.originalname}"}
     owed = sorted(code for code, test in COVERED_ELSEWHERE.items() if test in me and code not in _SEEN)
     assert not owed, f"test_errors.COVERED_ELSEWHERE names {request.node.name} as triggering {owed}, but it did not"
+
+
+@pytest.fixture
+def x64():
+    """float64 for one test (test files that compare with exact computations)."""
+    import jax
+
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", before)

@@ -15,15 +15,6 @@ from pplang.spec import Method
 from conftest import EXAMPLES
 
 
-@pytest.fixture
-def x64():
-    import jax
-
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", before)
-
 MIXTURE = """
 data N: int
 data K: int

@@ -69,16 +69,6 @@ y[t] ~ Poisson(lam[z[t]])
 """
 
 
-@pytest.fixture
-def x64():
-    import jax
-
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", before)
-
-
 def brute_force(log_init, log_trans, emission):
     """Every one of the K^T sequences: their log joint probabilities (with the observations)."""
     T, K = emission.shape

@@ -15,16 +15,6 @@ from pplang.distributions import REGISTRY
 from pplang.functions import OVERLOADS
 
 
-@pytest.fixture
-def x64():
-    import jax
-
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", before)
-
-
 def _trace(model, kw, values=None):
     from numpyro import handlers
     from numpyro.infer.initialization import init_to_uniform
