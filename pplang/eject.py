@@ -60,6 +60,13 @@ def load_data(path):
     return {{**values, **transform_data(**values)}}
 
 
+def latent_shapes(data):
+    """The shape of every latent sample site of the model, by one trace at NUTS's kind of initial values."""
+    start = numpyro.handlers.substitute(numpyro.handlers.seed(model, 0), substitute_fn=init_to_uniform)
+    return {{k: np.shape(s["value"]) for k, s in numpyro.handlers.trace(start).get_trace(**data).items()
+            if s["type"] == "sample" and not s["is_observed"]}}
+
+
 def read_init(text):
     """--init: inline JSON ('{{"mu": 0}}') or a JSON file: site name -> value (natural scale)."""
     if text.lstrip().startswith("{{"):
@@ -102,9 +109,7 @@ def main(argv=None):
     data = load_data(args.data)
     init = read_init(args.init) if args.init else {{}}
     if init:  # names are latent sample sites; one number fills every element
-        start = numpyro.handlers.substitute(numpyro.handlers.seed(model, 0), substitute_fn=init_to_uniform)
-        shapes = {{k: np.shape(s["value"]) for k, s in numpyro.handlers.trace(start).get_trace(**data).items()
-                  if s["type"] == "sample" and not s["is_observed"]}}
+        shapes = latent_shapes(data)
         unknown = sorted(set(init) - set(shapes))
         if unknown:
             raise SystemExit(f"--init: {{', '.join(unknown)}} not among the latent sites {{', '.join(shapes)}}")
@@ -246,13 +251,6 @@ def enumerated_outcomes(draws, data):
     return {{k: np.asarray(draws[k]) - shift.get(k, 0) for k in ENUMERATED}}
 
 
-def latent_sites(data):
-    """The latent sample sites of the model (what NUTS samples), by one trace at initial values."""
-    start = numpyro.handlers.substitute(numpyro.handlers.seed(model, 0), substitute_fn=init_to_uniform)
-    return {{k for k, s in numpyro.handlers.trace(start).get_trace(**data).items()
-            if s["type"] == "sample" and not s["is_observed"] and not k.startswith("_pp")}}
-
-
 {forward_source}
 
 
@@ -262,7 +260,7 @@ def draw_discrete(samples, data, seed):
     from numpyro.contrib.funsor import infer_discrete
     from numpyro.infer import Predictive
 
-    latent = latent_sites(data)
+    latent = {{k for k in latent_shapes(data) if not k.startswith("_pp")}}
     continuous = {{k: v for k, v in samples.items() if k in latent and k not in ENUMERATED}}
     chains, n_draws = next(iter(continuous.values())).shape[:2]
     n = chains * n_draws
