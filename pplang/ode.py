@@ -69,12 +69,18 @@ UNSUPPORTED: dict[str, str] = {
 }
 
 HELPER = '''\
+_pp_ode_terms = {}
+
+
 def _pp_ode(solver, f, y0, t0, ts, rtol, atol, max_num_steps, *args):
     """The solution of dy/dt = f(t, y, *args), y(t0) = y0, at the times ts: shape (len(ts), len(y0)).
-    At most max_num_steps * len(ts) steps; a failed solve gives NaN, so NUTS rejects the proposal."""
+    At most max_num_steps * len(ts) steps; a failed solve gives NaN, so NUTS rejects the proposal.
+    One ODETerm per f: diffeqsolve is compiled once per f and shapes, not at every call."""
     ts = jnp.asarray(ts, dtype=jnp.result_type(float))
+    if f not in _pp_ode_terms:
+        _pp_ode_terms[f] = diffrax.ODETerm(lambda t, y, a: f(t, y, *a))
     solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(lambda t, y, a: f(t, y, *a)), solver, t0=jnp.asarray(t0, dtype=ts.dtype), t1=ts[-1],
+        _pp_ode_terms[f], solver, t0=jnp.asarray(t0, dtype=ts.dtype), t1=ts[-1],
         dt0=None, y0=jnp.asarray(y0, dtype=ts.dtype), args=args, saveat=diffrax.SaveAt(ts=ts),
         stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
         max_steps=min(int(max_num_steps) * ts.shape[0], 2 ** 31 - 1), throw=False)
