@@ -254,6 +254,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "With `param p: real<lower=a, upper=b>` and `p ~ Uniform(c, d)`, the sampler explores "
         "(a, b) but the prior is zero outside (c, d). Make the two agree.",
     ),
+    "prior-support": (
+        "a prior is zero on part of the parameter's declared support",
+        "With `param x: real` and `x ~ Exponential(1)` the sampler explores the whole real line but "
+        "the prior is zero below 0: every proposal there is rejected and counted as a divergence. "
+        "Declare the parameter with the prior's support (`real<lower=0>`, `positive_ordered`).",
+    ),
     "unused-data": (
         "a data item is declared but never used",
         "Declared data that no statement uses is probably a typo or left over; remove it.",
