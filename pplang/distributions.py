@@ -111,6 +111,34 @@ def _pp_hmm_rows(lp, shape, axis):
     return jnp.sum(lp, axis=other).T
 '''.strip("\n")
 
+# An ordered / positive_ordered parameter under one scalar prior for all its elements (Method.SORTED).
+HELPERS["_pp_Sorted"] = '''
+class _pp_Sorted(dist.Distribution):
+    """Ordered vectors (the last dimension of ``shape``; any others are independent rows) whose
+    elements share the scalar prior ``base``: the order statistics of K draws from it, density
+    K! prod base(x_k) on ``support``. Drawn by sorting K draws."""
+
+    arg_constraints = {}
+    support = constraints.dependent
+    pytree_data_fields = ("base", "support")
+
+    def __init__(self, base, support, shape):
+        self.base = base
+        self.support = constraints.independent(support, len(shape) - support.event_dim)
+        super().__init__((), tuple(shape))
+
+    def sample(self, key, sample_shape=()):
+        return jnp.sort(self.base.sample(key, tuple(sample_shape) + self.event_shape), axis=-1)
+
+    def log_prob(self, value):
+        k = self.event_shape[-1]
+        rows = 1
+        for n in self.event_shape[:-1]:
+            rows *= n
+        lp = jnp.sum(self.base.log_prob(value), axis=tuple(range(-len(self.event_shape), 0)))
+        return lp + rows * jax.lax.lgamma(jnp.asarray(k + 1.0))
+'''.strip("\n")
+
 
 @dataclass(frozen=True)
 class DistInfo:

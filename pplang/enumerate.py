@@ -186,7 +186,7 @@ def _refuse_reader(item, read: set[str], errors: list[Diagnostic]) -> None:
             what = "the first element of a recursion"
         case Chain():
             what = "a hidden Markov chain's statements (one discrete latent per statement there)"
-        case Site(method=Method.FLAT | Method.FACTOR):
+        case Site(method=Method.FLAT | Method.SORTED | Method.FACTOR):
             what = "the prior of a declared parameter or a defined quantity"
         case Site(reparam=r) if not isinstance(r, ir.Centered):
             what = "a non-centred (reparameterised) site"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ir
-from .spec import Role, Spec
+from .spec import Method, Role, Spec
 from .diagnostics import Diagnostic, InternalError, PplangError, exception_text
 from .lower_numpyro import Lowered
 from .data import _fmt_index, const_eval, prepare_data, read_data_file, run_int_range  # noqa: F401 - re-exported
@@ -215,6 +215,15 @@ class Model:
         if flat is not None:
             at = re.search(rf"\b{re.escape(flat)}\b", text)  # the name, as the improper-prior warning marks it
             span = ir.Span(line, at.start() + 1, line, at.end() + 1) if at else span
+            prior = next((s for s in self.spec.sites() if s.name == flat and s.method is Method.FLAT), None)
+            if prior is not None:  # a prior whose support is not the declared one: a density, not a sampler
+                c = prior.type.constraint
+                return Diagnostic("improper-prior", f'the prior of "{flat}" is only a density over its declared support '
+                                  f"({c}): pplang cannot draw from it",
+                                  prior.span, "priors that can be drawn: a distribution whose support is the "
+                                  "declared one, with constant bounds (on an ordered or positive_ordered vector: "
+                                  "one prior for every element, e.g. `mu ~ Normal(0, 5)`); sampling the posterior "
+                                  "(`pplang run` without --prior) works as written")
             return Diagnostic("improper-prior", f'parameter "{flat}" has no prior (its density is flat over its '
                               "support), so it cannot be drawn from the prior", span,
                               f"add a prior to draw from, e.g. `{flat} ~ Normal(0, 10)`; sampling the posterior "

@@ -36,6 +36,8 @@ class Method(enum.Enum):
     HALF = "half"            # a zero-centred Normal/Cauchy on a <lower=0> parameter: the half distribution
     TRUNCATED = "truncated"  # TruncatedDistribution to the declared (constant) bounds
     FLAT = "flat"            # ImproperUniform over the declared constraint + a factor with the log density
+    SORTED = "sorted"        # an ordered / positive_ordered vector with an i.i.d. prior on its elements: the
+                             # order statistics of that prior (density K! prod f(x_k), drawn by sorting draws)
     FACTOR = "factor"        # the left side is a defined quantity or an element of a declared parameter:
                              # its log density is added to the target (Stan's ~ on a transformed parameter)
     ENUMERATED = "enumerated"  # a discrete latent with finite support, summed out exactly by parallel

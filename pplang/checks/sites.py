@@ -194,7 +194,7 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
         elif defined or consts or loop is not None:
             method = Method.FACTOR
         else:
-            method = param_method(ctx, t, info, raw, stmt.dist)
+            method = param_method(ctx, t, info, raw, stmt.dist, typed)
     if info.discrete and not observed and not generated and not finite_support(info, typed):
         ctx.err("invalid-type", f'"{lhs.name}" would be a discrete latent variable with infinitely many values '
                 f"({info.name}): it cannot be summed out by enumeration, and NUTS needs continuous parameters",
@@ -210,7 +210,7 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
         ctx.failed.add(lhs.name)
         return None
     elem_dims = t.shape[len(consts) + len(plates):]
-    if method is Method.FLAT and t.event_rank:
+    if method in (Method.FLAT, Method.SORTED) and t.event_rank:
         implicit: tuple[ir.Expr, ...] = ()  # the coupled dims stay whole: the factor sums over them
     else:
         event = info.event_rank
@@ -473,7 +473,8 @@ def _new_type(plates, info: DistInfo, typed: dict[str, TExpr]) -> Type:
     return Type("int" if info.discrete else "real", tuple(p.size for p in plates) + event, support=info.support)
 
 
-def param_method(ctx: Context, t: Type, info: DistInfo, args: dict[str, ir.Expr], call: ir.DistCall) -> Method:
+def param_method(ctx: Context, t: Type, info: DistInfo, args: dict[str, ir.Expr], call: ir.DistCall,
+                 typed: dict[str, TExpr]) -> Method:
     """How the prior of a declared parameter is rendered, given its declared constraint."""
     c = t.constraint
     if (c, info.support) in {("simplex", "simplex"), ("cholesky_factor_corr", "corr_cholesky"),
@@ -482,13 +483,29 @@ def param_method(ctx: Context, t: Type, info: DistInfo, args: dict[str, ir.Expr]
                              ("cov_matrix", "positive_definite")}:
         return Method.PLAIN
     if t.event_rank:
-        return Method.FLAT
+        return Method.SORTED if _iid_order_statistics(ctx, c, info, typed, call) else Method.FLAT
     bounds_const = all(b is None or ctx.constant(b.node) for b in (t.lower, t.upper))
     if info.half and c == "positive" and is_num(args.get("loc"), 0) and call.truncation is None:
         return Method.HALF
     if info.truncatable and bounds_const and call.truncation is None and info.support == "real":
         return Method.TRUNCATED
     return Method.FLAT
+
+
+def _iid_order_statistics(ctx: Context, c: str, info: DistInfo, typed: dict[str, TExpr], call: ir.DistCall) -> bool:
+    """Whether ``v ~ D(...)`` on an ordered / positive_ordered ``v`` is one scalar prior for every
+    element (all arguments are single values) whose support is the declared one: its density on the
+    ordered vectors is then K! prod D(v_k), the law of K sorted draws from D, so it can be drawn. A
+    positive_ordered vector under a prior on the reals is the prior truncated to (0, inf), exactly
+    drawable only when the truncation's normalising constant is a constant (arguments of data)."""
+    if c not in ("ordered", "positive_ordered") or info.event_rank or info.discrete or call.truncation is not None:
+        return False
+    if any(te.type.rank or te.type.plates for p, te in typed.items() if p != "_"):
+        return False
+    if (c, info.support) in {("ordered", "real"), ("positive_ordered", "positive")}:
+        return True
+    return (c == "positive_ordered" and info.support == "real" and info.truncatable
+            and all(ctx.constant(te.node) for p, te in typed.items() if p != "_"))
 
 
 def _check_arg_shape(ctx: Context, te: TExpr, implicit, info: DistInfo, param: str, help: str | None = None) -> None:

@@ -63,6 +63,32 @@ def _pp_hmm_rows(lp, shape, axis):
     return jnp.sum(lp, axis=other).T
 
 
+class _pp_Sorted(dist.Distribution):
+    """Ordered vectors (the last dimension of ``shape``; any others are independent rows) whose
+    elements share the scalar prior ``base``: the order statistics of K draws from it, density
+    K! prod base(x_k) on ``support``. Drawn by sorting K draws."""
+
+    arg_constraints = {}
+    support = constraints.dependent
+    pytree_data_fields = ("base", "support")
+
+    def __init__(self, base, support, shape):
+        self.base = base
+        self.support = constraints.independent(support, len(shape) - support.event_dim)
+        super().__init__((), tuple(shape))
+
+    def sample(self, key, sample_shape=()):
+        return jnp.sort(self.base.sample(key, tuple(sample_shape) + self.event_shape), axis=-1)
+
+    def log_prob(self, value):
+        k = self.event_shape[-1]
+        rows = 1
+        for n in self.event_shape[:-1]:
+            rows *= n
+        lp = jnp.sum(self.base.log_prob(value), axis=tuple(range(-len(self.event_shape), 0)))
+        return lp + rows * jax.lax.lgamma(jnp.asarray(k + 1.0))
+
+
 def transform_data(*, T, K, y):
     """Derived data, computed once before sampling."""
     return {}
@@ -72,8 +98,7 @@ def model(*, T, K, y=None, _pp_states=False, _pp_simulate=False):
     rho = numpyro.sample('rho', dist.Dirichlet(jnp.full((K,), 1.0, dtype=float)))
     with numpyro.plate('K', K):
         Gamma = numpyro.sample('Gamma', dist.Dirichlet(jnp.full((K,), 1.0, dtype=float)))
-    mu = numpyro.sample('mu', dist.ImproperUniform(constraints.ordered_vector, (), (K,)))
-    numpyro.factor('_pp_prior_mu', jnp.sum(dist.Normal(0, 5).log_prob(mu), axis=(-1,)))
+    mu = numpyro.sample('mu', _pp_Sorted(dist.Normal(0, 5), constraints.ordered_vector, (K,)))
     sigma = numpyro.sample('sigma', dist.HalfNormal(2))
     # hidden Markov chain z: summed out by the forward algorithm
     _pp_init_z = jnp.broadcast_to(dist.CategoricalProbs(rho).log_prob(jnp.arange(K)), (K,))

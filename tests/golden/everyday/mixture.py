@@ -7,6 +7,32 @@ from numpyro.distributions import constraints
 from numpyro.infer.reparam import LocScaleReparam
 
 
+class _pp_Sorted(dist.Distribution):
+    """Ordered vectors (the last dimension of ``shape``; any others are independent rows) whose
+    elements share the scalar prior ``base``: the order statistics of K draws from it, density
+    K! prod base(x_k) on ``support``. Drawn by sorting K draws."""
+
+    arg_constraints = {}
+    support = constraints.dependent
+    pytree_data_fields = ("base", "support")
+
+    def __init__(self, base, support, shape):
+        self.base = base
+        self.support = constraints.independent(support, len(shape) - support.event_dim)
+        super().__init__((), tuple(shape))
+
+    def sample(self, key, sample_shape=()):
+        return jnp.sort(self.base.sample(key, tuple(sample_shape) + self.event_shape), axis=-1)
+
+    def log_prob(self, value):
+        k = self.event_shape[-1]
+        rows = 1
+        for n in self.event_shape[:-1]:
+            rows *= n
+        lp = jnp.sum(self.base.log_prob(value), axis=tuple(range(-len(self.event_shape), 0)))
+        return lp + rows * jax.lax.lgamma(jnp.asarray(k + 1.0))
+
+
 def transform_data(*, N, y):
     """Derived data, computed once before sampling."""
     return {}
@@ -14,8 +40,7 @@ def transform_data(*, N, y):
 
 def model(*, N, y):
     theta = numpyro.sample('theta', dist.Beta(2, 2))
-    mu = numpyro.sample('mu', dist.ImproperUniform(constraints.ordered_vector, (), (2,)))
-    numpyro.factor('_pp_prior_mu', jnp.sum(dist.Normal(0, 5).log_prob(mu), axis=(-1,)))
+    mu = numpyro.sample('mu', _pp_Sorted(dist.Normal(0, 5), constraints.ordered_vector, (2,)))
     with numpyro.plate('_pp_plate_sigma_1', 2):
         sigma = numpyro.sample('sigma', dist.HalfNormal(2))
     numpyro.factor('_pp_target_11', jnp.sum(jnp.broadcast_to(jnp.logaddexp(jnp.log(theta) + dist.Normal(mu[0], sigma[0]).log_prob(y), jnp.log1p(-(theta)) + dist.Normal(mu[1], sigma[1]).log_prob(y)), (N,))))

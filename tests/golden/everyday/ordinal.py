@@ -30,6 +30,32 @@ class _pp_OneBased(dist.Distribution):
         return self.base.enumerate_support(expand) + 1
 
 
+class _pp_Sorted(dist.Distribution):
+    """Ordered vectors (the last dimension of ``shape``; any others are independent rows) whose
+    elements share the scalar prior ``base``: the order statistics of K draws from it, density
+    K! prod base(x_k) on ``support``. Drawn by sorting K draws."""
+
+    arg_constraints = {}
+    support = constraints.dependent
+    pytree_data_fields = ("base", "support")
+
+    def __init__(self, base, support, shape):
+        self.base = base
+        self.support = constraints.independent(support, len(shape) - support.event_dim)
+        super().__init__((), tuple(shape))
+
+    def sample(self, key, sample_shape=()):
+        return jnp.sort(self.base.sample(key, tuple(sample_shape) + self.event_shape), axis=-1)
+
+    def log_prob(self, value):
+        k = self.event_shape[-1]
+        rows = 1
+        for n in self.event_shape[:-1]:
+            rows *= n
+        lp = jnp.sum(self.base.log_prob(value), axis=tuple(range(-len(self.event_shape), 0)))
+        return lp + rows * jax.lax.lgamma(jnp.asarray(k + 1.0))
+
+
 def transform_data(*, N, K, x, y):
     """Derived data, computed once before sampling."""
     return {}
@@ -37,8 +63,7 @@ def transform_data(*, N, K, x, y):
 
 def model(*, N, K, x, y=None):
     beta = numpyro.sample('beta', dist.Normal(0, 2))
-    c = numpyro.sample('c', dist.ImproperUniform(constraints.ordered_vector, (), ((K - 1),)))
-    numpyro.factor('_pp_prior_c', jnp.sum(dist.Normal(0, 5).log_prob(c), axis=(-1,)))
+    c = numpyro.sample('c', _pp_Sorted(dist.Normal(0, 5), constraints.ordered_vector, ((K - 1),)))
     with numpyro.plate('N', N):
         numpyro.sample('y', _pp_OneBased(dist.OrderedLogistic((beta * x), c)), obs=y)
 
