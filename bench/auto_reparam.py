@@ -4,6 +4,7 @@ non-centred, and centred with `--reparam auto` (bench/auto_cases.py), every run 
 
 Usage: python bench/auto_reparam.py [--cases eight_schools sixteen_schools ...] [--seeds 0 1 2]
            [--variants centred noncentred auto] [--settings 4,1000,2000] [--warm] [--log FILE.jsonl]
+       python bench/auto_reparam.py --from-log FILE.jsonl [...]   (the table of logged runs)
 
 Each run starts with an empty cache directory (PPLANG_CACHE_DIR: no compiled code, no cached
 choice): "cold". With --warm each run is repeated at once with the same directory: the JAX
@@ -71,8 +72,9 @@ def table(rows: list[dict], warm: list[dict]) -> str:
             fastest = min(cells[v][2] for v in fixed)
             line = (f"{'':<22}{'auto/best':<12}{a[0] / best[0]:>13.2f}{a[1] / best[1]:>9.2f}"
                     f"{a[2] / fastest:>8.2f}")
-            if a[3] is not None and all(cells[v][3] for v in fixed):
-                line += f"{a[3] / min(cells[v][3] for v in fixed):>8.2f}"
+            warm_fixed = [cells[v][3] for v in fixed if cells[v][3] is not None]
+            if a[3] is not None and warm_fixed:  # against the fastest fixed variant run warm
+                line += f"{a[3] / min(warm_fixed):>8.2f}"
             out.append(line)
     return "\n".join(out)
 
@@ -85,8 +87,18 @@ def main() -> None:
     ap.add_argument("--settings", help="chains,warmup,samples (default: each case's, 4,1000,2000)")
     ap.add_argument("--warm", action="store_true", help="repeat each run with its caches warm")
     ap.add_argument("--log", help="append every run's JSON line here")
+    ap.add_argument("--from-log", nargs="*", metavar="FILE",
+                    help="run nothing: print the table of the runs logged in these files (--log)")
     args = ap.parse_args()
     rows, warm = [], []
+    if args.from_log:
+        for path in args.from_log:
+            for line in Path(path).read_text().splitlines():
+                r = json.loads(line)
+                if r["case"] in args.cases and r["seed"] in args.seeds and r["variant"] in args.variants:
+                    (rows if r["phase"] == "cold" else warm).append(r)
+        print(table(rows, warm))
+        return
     for case in args.cases:
         for seed in args.seeds:
             for variant in args.variants:
