@@ -116,7 +116,8 @@ HELPERS["_pp_Sorted"] = '''
 class _pp_Sorted(dist.Distribution):
     """Ordered vectors (the last dimension of ``shape``; any others are independent rows) whose
     elements share the scalar prior ``base``: the order statistics of K draws from it, density
-    K! prod base(x_k) on ``support``. Drawn by sorting K draws."""
+    K! prod base(x_k) on ``support``. Drawn by sorting K draws. log_prob is Stan's, the sum of the
+    elements' log densities: the constant log K! is left out, as Stan's ``mu ~ normal(0, 5)`` does."""
 
     arg_constraints = {}
     support = constraints.dependent
@@ -131,12 +132,7 @@ class _pp_Sorted(dist.Distribution):
         return jnp.sort(self.base.sample(key, tuple(sample_shape) + self.event_shape), axis=-1)
 
     def log_prob(self, value):
-        k = self.event_shape[-1]
-        rows = 1
-        for n in self.event_shape[:-1]:
-            rows *= n
-        lp = jnp.sum(self.base.log_prob(value), axis=tuple(range(-len(self.event_shape), 0)))
-        return lp + rows * jax.lax.lgamma(jnp.asarray(k + 1.0))
+        return jnp.sum(self.base.log_prob(value), axis=tuple(range(-len(self.event_shape), 0)))
 '''.strip("\n")
 
 
