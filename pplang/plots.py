@@ -39,6 +39,20 @@ def default_vars(idata) -> list[str]:
     return [n for n in names if n not in aux and not n.startswith("_pp")]
 
 
+def generated_names(idata) -> set[str]:
+    """The generated quantities among the posterior's variables (from the model the fit records);
+    empty when the fit does not record a model that compiles."""
+    from .spec import Role
+
+    try:
+        from .compiler import compile as compile_source
+
+        model = compile_source(str(idata.posterior.attrs["model_source"]), "<fit>")
+        return {s.name for s in model.spec.of_role(Role.GENERATED)}
+    except Exception:  # noqa: BLE001 - an older or foreign fit: every variable is plotted
+        return set()
+
+
 def plot(idata, kind: str = "trace", var_names: list[str] | None = None, output: str | Path = "plot.png") -> Path:
     """Draw one ``kind`` of plot of ``idata`` to ``output``."""
     output = Path(output)
@@ -61,6 +75,9 @@ def plot(idata, kind: str = "trace", var_names: list[str] | None = None, output:
     else:
         names = default_vars(idata)
         _check_vars(var_names, names, "posterior")
+        if kind == "pair" and not var_names:  # one panel per pair: the parameters, not per-row generated values
+            generated = generated_names(idata)
+            var_names = [n for n in names if n not in generated] or names
         var_names = var_names or names
         if kind == "trace":
             axes = az.plot_trace(idata, var_names=var_names, divergences="bottom", compact=True)

@@ -228,6 +228,27 @@ def test_plot_writes_a_real_picture(cli_fit, kind, tmp_path):
     assert w >= 300 and h >= 200 and out.stat().st_size > 10_000
 
 
+def test_pair_plot_defaults_to_the_parameters(cli_fit, tmp_path, monkeypatch):
+    """The regression's generated log_lik[20] and y_new made a 23 x 23 grid (30-50 s, unreadable)."""
+    import arviz as az
+    import matplotlib.pyplot as plt
+
+    from pplang.plots import plot
+    from pplang.results import read_netcdf
+
+    d, _ = cli_fit
+    asked = []
+
+    def pair(idata, var_names, **kwargs):
+        asked.append(var_names)
+        return plt.subplots(2, 2)[1]
+
+    monkeypatch.setattr(az, "plot_pair", pair)
+    plot(read_netcdf(d / "fit.nc"), "pair", None, tmp_path / "pair.png")
+    plot(read_netcdf(d / "fit.nc"), "pair", ["alpha", "y_new"], tmp_path / "pair2.png")
+    assert asked == [["alpha", "beta", "sigma"], ["alpha", "y_new"]]
+
+
 def test_ppc_plot_of_a_fit_with_fewer_than_100_draws(cli_fit, tmp_path):
     """ArviZ's plot_ppc takes 100 replications by default: a short fit (2 x 20 draws) used to raise
     its TypeError; pplang plots every draw there is."""
