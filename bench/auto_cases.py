@@ -63,4 +63,7 @@ CASES = {c.name: c for c in [
              notes="8 vague + 8 precise schools: neither is right"),
     AutoCase("hier_logistic", ROOT / "bench" / "models" / "hier_logistic.ppl", "a[j] ~ Normal(mu_a, sigma_a)",
              hier_logistic_data, notes="N = 100,000, J = 20, K = 5"),
+    AutoCase("hier_logistic_J1000", ROOT / "bench" / "models" / "hier_logistic.ppl", "a[j] ~ Normal(mu_a, sigma_a)",
+             lambda: hier_logistic_data(j=1000),
+             notes="N = 100,000, J = 1,000, K = 5: bench/cases.py's data (100 rows per group)"),
 ]}
