@@ -385,12 +385,9 @@ class _Lowering:
             self.w.line(f"numpyro.factor({literal(f'_pp_prior_{name}')}, {lp})")
             return
         if site.method is Method.SORTED:
-            # the order statistics of the elements' one prior; its support is the declared one, so a
-            # positive_ordered vector under a prior on the reals takes that prior truncated to (0, inf)
+            # the order statistics of the elements' one prior (truncated to the declared support by the checks)
             self.enter(())
             base = self.dist(site, self.lowering(()))
-            if site.type.constraint == "positive_ordered" and site.dist.support == "real":
-                base = f"dist.TruncatedDistribution({base}, low=0.0)"
             shape = _tuple([size(d) for d in site.type.shape])
             self.w.line(f"{pyname(name)} = numpyro.sample({literal(name)}, "
                         f"_pp_Sorted({base}, {self.constraint(site.type)}, {shape}))")

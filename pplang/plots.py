@@ -49,7 +49,7 @@ def generated_names(idata) -> set[str]:
 
         model = compile_source(str(idata.posterior.attrs["model_source"]), "<fit>")
         return {s.name for s in model.spec.of_role(Role.GENERATED)}
-    except Exception:  # noqa: BLE001 - an older or foreign fit: every variable is plotted
+    except (KeyError, PplangError):  # a fit without its model, or one that no longer compiles: plot everything
         return set()
 
 

@@ -95,8 +95,7 @@ def pedantic(ctx: Context, spec: Spec, program: ir.Program) -> None:
                              "can be negative", te.node.span,
                              f"declare {culprit} with <lower=0>, or give it a positive distribution")
         sym = ctx.symbols[site.name]
-        if site.dist.name != "Uniform":
-            _prior_support(ctx, site)
+        _prior_support(ctx, site)  # Uniform's support ("interval") is the uniform-bounds check's
         if site.dist.name == "Uniform" and sym.declared and sym.role is Role.LATENT:
             lo, hi = site.arg("low"), site.arg("high")
             if (sym.type.lower and sym.type.lower.node, sym.type.upper and sym.type.upper.node) != (

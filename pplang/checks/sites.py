@@ -195,6 +195,8 @@ def sample(ctx: Context, stmt: ir.Sample, generated: bool = False, priors: dict 
             method = Method.FACTOR
         else:
             method = param_method(ctx, t, info, raw, stmt.dist, typed)
+            if method is Method.SORTED and t.constraint == "positive_ordered" and info.support == "real":
+                trunc = (expr(ctx, ir.Num(0.0, False, stmt.dist.span)), None)  # the prior on (0, inf): drawable
     if info.discrete and not observed and not generated and not finite_support(info, typed):
         ctx.err("invalid-type", f'"{lhs.name}" would be a discrete latent variable with infinitely many values '
                 f"({info.name}): it cannot be summed out by enumeration, and NUTS needs continuous parameters",
